@@ -1,0 +1,3 @@
+from dbowner.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""Discovery: walk the tree under the manifest's folder and map each source file to its service."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from .manifest import Manifest
+from .model import Diagnostic
+
+SOURCE_SUFFIXES = (".py", ".sql")
+ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", ".dbowner_cache", ".venv", "venv",
+                       "node_modules", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str          # posix, relative to the manifest folder
+    service: str
+
+
+@dataclass
+class Discovery:
+    files: list[SourceFile] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)       # source files that belong to no service
+    excluded: int = 0                                        # source files matched by `exclude`
+    overlaps: dict[tuple[str, str], str] = field(default_factory=dict)  # (svc a, svc b) -> first shared file
+
+
+class _Ignores:
+    """Nested .gitignore files, each applying below its own folder."""
+
+    def __init__(self) -> None:
+        self.specs: list[tuple[str, pathspec.PathSpec]] = []
+
+    def add(self, base: str, file: Path) -> None:
+        try:
+            lines = file.read_text("utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        probe = rel + "/" if is_dir else rel
+        for base, spec in self.specs:
+            if base and not probe.startswith(base + "/"):
+                continue
+            if spec.match_file(probe[len(base) + 1:] if base else probe):
+                return True
+        return False
+
+
+def discover(manifest: Manifest) -> Discovery:
+    root = manifest.root.resolve()
+    out = Discovery()
+    exclude = pathspec.GitIgnoreSpec.from_lines(manifest.exclude)
+    services = [(name, pathspec.GitIgnoreSpec.from_lines(svc.paths)) for name, svc in manifest.services.items()]
+    ignores = _Ignores()
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir
+        if ".gitignore" in filenames:
+            ignores.add(rel_dir, Path(dirpath) / ".gitignore")
+        keep = []
+        for d in sorted(dirnames):
+            rel = f"{rel_dir}/{d}" if rel_dir else d
+            full = Path(dirpath) / d
+            if d in ALWAYS_SKIPPED_DIRS or ignores.ignored(rel, True) or exclude.match_file(rel + "/"):
+                continue
+            if full.is_symlink():
+                if not _inside(full, root):
+                    out.diagnostics.append(Diagnostic(rel, 0, "skipped-symlink",
+                                                      "symlink leaves the analysed tree; not followed"))
+                continue   # in-tree symlinked folders are walked at their real place
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            if not name.endswith(SOURCE_SUFFIXES):
+                continue
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if ignores.ignored(rel, False):
+                continue
+            if exclude.match_file(rel):
+                out.excluded += 1
+                continue
+            owners = [svc for svc, spec in services if spec.match_file(rel)]
+            if not owners:
+                out.outside.append(rel)
+                continue
+            for other in owners[1:]:
+                out.overlaps.setdefault((owners[0], other), rel)
+            full = Path(dirpath) / name
+            problem = _unreadable(full, root)
+            if problem:
+                out.diagnostics.append(Diagnostic(rel, 0, problem[0], problem[1]))
+                continue
+            out.files.append(SourceFile(rel, owners[0]))
+    out.files.sort(key=lambda f: f.path)
+    out.outside.sort()
+    out.diagnostics.sort(key=lambda d: (d.path, d.line, d.kind))
+    return out
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _unreadable(full: Path, root: Path) -> tuple[str, str] | None:
+    if full.is_symlink() and not _inside(full, root):
+        return ("skipped-symlink", "symlink leaves the analysed tree; not followed")
+    try:
+        size = full.stat().st_size
+    except OSError as e:
+        return ("read-error", f"cannot read: {e.strerror or e}")
+    if size > MAX_FILE_BYTES:
+        return ("skipped-large", f"file is {size // 1024} KiB, over the {MAX_FILE_BYTES // 1024 // 1024} MiB limit")
+    return None

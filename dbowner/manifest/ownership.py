@@ -1,0 +1,135 @@
+"""Who owns a table named in some service's code.
+
+An unqualified name resolves first to a table the referencing service owns, then to the owner
+among services of the same database, then to a unique owner anywhere. A schema-qualified name
+prefers an exact `schema.table` entry, then a wholly owned schema, then a bare entry.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from ..model import TableName
+from .model import Manifest, Service, TablePattern
+
+DYNAMIC = re.compile(r"__p\d+__")        # f-string / format holes put in by the Python extractor
+SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "pg_toast", "sys", "mysql", "performance_schema"}
+SYSTEM_TABLES = {"sqlite_master", "sqlite_sequence", "sqlite_schema", "dual"}
+DEFAULT_SCHEMAS = {"", "public", "dbo", "main"}
+
+
+@dataclass(frozen=True, order=True)
+class TableKey:
+    """Identity of a table in the estate: (database, schema, table)."""
+
+    database: str
+    schema: str
+    name: str
+
+    @property
+    def display(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    @property
+    def node(self) -> str:
+        return f"{self.database}/{self.display}" if self.database else self.display
+
+
+@dataclass(frozen=True)
+class Resolution:
+    kind: str                  # owned | unowned | ambiguous | dynamic | system
+    key: TableKey | None = None
+    owner: str | None = None
+    candidates: tuple[str, ...] = ()
+
+
+def _matches(pattern: TablePattern, table: TableName) -> int:
+    """0 no match, 1 bare entry matches the name, 3 schema.table entry matches exactly."""
+    if not fnmatchcase(table.name, pattern.name):
+        return 0
+    if not pattern.schema:
+        return 1
+    if pattern.schema == (table.schema or "") or (not table.schema and pattern.schema in DEFAULT_SCHEMAS):
+        return 3
+    return 0
+
+
+class Ownership:
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.services = manifest.services
+
+    def _strength(self, svc: Service, table: TableName) -> int:
+        best = max((_matches(p, table) for p in svc.owned), default=0)
+        if table.schema and table.schema in svc.schemas:
+            best = max(best, 2)
+        if table.schema and best == 1 and table.schema not in DEFAULT_SCHEMAS and svc.schemas:
+            best = 0   # `billing.orders` is not this service's bare `orders` when it lives in other schemas
+        return best
+
+    def candidates(self, table: TableName) -> list[Service]:
+        scored = [(self._strength(s, table), s) for s in self.services.values()]
+        top = max((score for score, _ in scored), default=0)
+        if top == 0:
+            return []
+        found = [s for score, s in scored if score == top]
+        if table.catalog:
+            same_db = [s for s in found if s.database == table.catalog]
+            found = same_db or found
+        return found
+
+    def resolve(self, service: str | None, table: TableName) -> Resolution:
+        if DYNAMIC.search(table.name) or DYNAMIC.search(table.schema):
+            return Resolution("dynamic")
+        if table.schema in SYSTEM_SCHEMAS or table.name in SYSTEM_TABLES or (
+                not table.schema and table.name.startswith("pg_")):
+            return Resolution("system")
+        me = self.services.get(service or "")
+        found = self.candidates(table)
+        owner: Service | None = None
+        if me is not None and me in found:
+            owner = me
+        elif me is not None and me.database and [s for s in found if s.database == me.database]:
+            same = [s for s in found if s.database == me.database]
+            owner = same[0] if len(same) == 1 else None
+            if owner is None:
+                return Resolution("ambiguous", candidates=tuple(sorted(s.name for s in same)))
+        elif len(found) == 1:
+            owner = found[0]
+        elif len(found) > 1:
+            return Resolution("ambiguous", candidates=tuple(sorted(s.name for s in found)))
+        elif me is not None and not table.schema and me.schemas:
+            owner = me   # unqualified name in a schema-owning service: its search_path
+        if owner is None:
+            schema = "" if table.schema in DEFAULT_SCHEMAS else table.schema
+            return Resolution("unowned", TableKey(table.catalog or (me.database if me and me.database else ""),
+                                                  schema, table.name))
+        return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), table.name),
+                          owner.name)
+
+    def _schema_for(self, owner: Service, table: TableName) -> str:
+        if table.schema and table.schema not in DEFAULT_SCHEMAS:
+            return table.schema
+        for p in owner.owned:
+            if p.schema and _matches(p, table) == 3 and p.schema not in DEFAULT_SCHEMAS:
+                return p.schema
+        if not table.schema and len(owner.schemas) == 1:
+            return owner.schemas[0]
+        return ""
+
+    def declared_read(self, service: str | None, table: TableName, key: TableKey | None = None) -> bool:
+        me = self.services.get(service or "")
+        if me is None:
+            return False
+        probes = [table]
+        if key is not None:
+            probes.append(TableName(key.name, key.schema))
+        return any(_matches(p, t) for p in me.reads for t in probes)
+
+    def is_event_store(self, key: TableKey, owner: str | None) -> bool:
+        svc = self.services.get(owner or "")
+        if svc is None:
+            return False
+        t = TableName(key.name, key.schema)
+        return any(_matches(p, t) or (not p.schema and fnmatchcase(key.name, p.name)) for p in svc.event_store)

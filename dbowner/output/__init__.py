@@ -1,0 +1,1 @@
+"""Output stage: render an Analysis for people (text, report) and machines (json, ...)."""
