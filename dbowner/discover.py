@@ -27,7 +27,7 @@ class Discovery:
     files: list[SourceFile] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)       # source files that belong to no service
-    excluded: int = 0                                        # source files matched by `exclude`
+    excluded: int = 0      # files and folders pruned by `exclude` (folders are not walked, so not counted inside)
     overlaps: dict[tuple[str, str], str] = field(default_factory=dict)  # (svc a, svc b) -> first shared file
 
 
@@ -69,7 +69,10 @@ def discover(manifest: Manifest) -> Discovery:
         for d in sorted(dirnames):
             rel = f"{rel_dir}/{d}" if rel_dir else d
             full = Path(dirpath) / d
-            if d in ALWAYS_SKIPPED_DIRS or ignores.ignored(rel, True) or exclude.match_file(rel + "/"):
+            if d in ALWAYS_SKIPPED_DIRS or ignores.ignored(rel, True):
+                continue
+            if exclude.match_file(rel + "/"):
+                out.excluded += 1
                 continue
             if full.is_symlink():
                 if not _inside(full, root):

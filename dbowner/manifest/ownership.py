@@ -45,12 +45,13 @@ class Resolution:
 
 
 def _matches(pattern: TablePattern, table: TableName) -> int:
-    """0 no match, 1 bare entry matches the name, 3 schema.table entry matches exactly."""
+    """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
+    3 a schema.table entry matches a qualified name exactly."""
     if not fnmatchcase(table.name, pattern.name):
         return 0
-    if not pattern.schema:
+    if not pattern.schema or not table.schema:
         return 1
-    if pattern.schema == (table.schema or "") or (not table.schema and pattern.schema in DEFAULT_SCHEMAS):
+    if pattern.schema == table.schema or (pattern.schema in DEFAULT_SCHEMAS and table.schema in DEFAULT_SCHEMAS):
         return 3
     return 0
 
@@ -112,7 +113,7 @@ class Ownership:
         if table.schema and table.schema not in DEFAULT_SCHEMAS:
             return table.schema
         for p in owner.owned:
-            if p.schema and _matches(p, table) == 3 and p.schema not in DEFAULT_SCHEMAS:
+            if p.schema and p.schema not in DEFAULT_SCHEMAS and fnmatchcase(table.name, p.name):
                 return p.schema
         if not table.schema and len(owner.schemas) == 1:
             return owner.schemas[0]
@@ -131,5 +132,4 @@ class Ownership:
         svc = self.services.get(owner or "")
         if svc is None:
             return False
-        t = TableName(key.name, key.schema)
-        return any(_matches(p, t) or (not p.schema and fnmatchcase(key.name, p.name)) for p in svc.event_store)
+        return any(_matches(p, TableName(key.name, key.schema)) for p in svc.event_store)

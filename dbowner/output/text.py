@@ -76,4 +76,4 @@ def _print_summary(analysis: Analysis, console: Console) -> None:
     console.print(Text(
         f"{files['analysed']} file(s) analysed in {len(analysis.manifest.services)} service(s); "
         f"{files['skipped']} skipped; {files['outside_services']} outside every service (not analysed); "
-        f"{files['excluded']} excluded", style="dim"))
+        f"{files['excluded']} path(s) excluded by the manifest", style="dim"))
