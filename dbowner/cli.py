@@ -49,6 +49,11 @@ def _guard(fn):
     return wrapper
 
 
+def _console() -> Console:
+    # Piped output (CI logs, files) gets a wide fixed width instead of rich's default 80 columns.
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
 def _load(path: Path, manifest_file: Path | None):
     return load_manifest(manifest_file.resolve() if manifest_file else find_manifest(path))
 
@@ -81,7 +86,7 @@ def check(path: Path, manifest_file: Path | None, fmt: str, select: tuple[str, .
         click.echo(render_json(analysis), nl=False)
     else:
         from .output.text import render_text
-        render_text(analysis, Console(highlight=False, soft_wrap=True))
+        render_text(analysis, _console())
     failed = any(f.severity is Severity.ERROR for f in analysis.findings)
     sys.exit(ExitCode.FINDINGS if failed else ExitCode.CLEAN)
 
@@ -89,10 +94,18 @@ def check(path: Path, manifest_file: Path | None, fmt: str, select: tuple[str, .
 @main.command()
 @click.argument("rule", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List every rule.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="markdown: the rule table as the README shows it (with --list).")
 @_guard
-def explain(rule: str | None, list_all: bool) -> None:
+def explain(rule: str | None, list_all: bool, fmt: str) -> None:
     """Print the catalog entry of RULE (a code such as DBO102 or a name such as cross-service-write)."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
+    if (list_all or not rule) and fmt == "markdown":
+        click.echo("| code | name | default severity | flags |")
+        click.echo("| --- | --- | --- | --- |")
+        for r in load_catalog().values():
+            click.echo(f"| {r.code} | `{r.name}` | {r.severity.value} | {r.summary} |")
+        return
     if list_all or not rule:
         t = Table(show_edge=False, pad_edge=False)
         for col in ("code", "name", "severity", "summary"):
@@ -139,4 +152,4 @@ def tables(path: Path, manifest_file: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(render_tables_json(rows), nl=False)
     else:
-        render_tables_text(rows, Console(highlight=False, soft_wrap=True))
+        render_tables_text(rows, _console())
