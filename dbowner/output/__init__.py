@@ -1,1 +1,28 @@
-"""Output stage: render an Analysis for people (text, report) and machines (json, ...)."""
+"""Output stage: render an Analysis for people and machines. One module per format, listed here."""
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.console import Console
+
+from ..analysis import Analysis
+from .json_format import render_json
+from .text import render_text
+
+
+def _to_stdout(fn: Callable[[Analysis], str]) -> Callable[[Analysis, Console], None]:
+    def write(analysis: Analysis, console: Console) -> None:
+        console.file.write(fn(analysis))
+
+    return write
+
+
+# name -> writer(analysis, console). Text formats print through rich; machine formats write raw text.
+FORMATS: dict[str, Callable[[Analysis, Console], None]] = {
+    "text": render_text,
+    "json": _to_stdout(render_json),
+}
+
+
+def render(fmt: str, analysis: Analysis, console: Console) -> None:
+    FORMATS[fmt](analysis, console)
