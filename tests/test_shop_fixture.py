@@ -57,6 +57,7 @@ def test_text_output_groups_by_service_and_summarises():
     assert "services/orders/app/checkout.py:41  DBO102 cross-service-write [error]" in out
     assert "orders writes inventory.stock (UPDATE), a table owned by inventory" in out
     assert "hint: Let the owner make the change" in out
+    assert out.count("DBO101 cross-service-read") == 2 and out.count("hint: Call the owner's API") == 1
     assert "Tables touched by more than one service" in out
     assert "9 error(s), 2 warning(s)" in out
     assert "1 outside every service (not analysed)" in out

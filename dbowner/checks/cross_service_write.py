@@ -10,5 +10,5 @@ def cross_service_write(og):
             continue
         yield Hit(info.path, ra.access.line, end_line=info.statement.end_line, service=info.service,
                   table=ra.key.display,
-                  message=f"{info.service} writes {ra.key.display} ({verb(ra.access.action)}), "
-                          f"a table owned by {ra.owner}")
+                  message=f"{info.service} {'changes the schema of' if ra.access.role == DDL else 'writes'} "
+                          f"{ra.key.display} ({verb(ra.access.action)}), a table owned by {ra.owner}")

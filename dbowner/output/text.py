@@ -16,6 +16,7 @@ MAX_DIAGNOSTICS_SHOWN = 20
 
 
 def render_text(analysis: Analysis, console: Console) -> None:
+    hinted: set[str] = set()   # each rule's fix hint is printed once, under its first finding
     by_service = sorted(analysis.findings, key=lambda f: (f.service or "~", f.path, f.line, f.code))
     for service, group in groupby(by_service, key=lambda f: f.service):
         console.print(Text(f"{service or '(manifest)'}", style="bold underline"))
@@ -29,7 +30,9 @@ def render_text(analysis: Analysis, console: Console) -> None:
                 line.append(f" [{f.severity.value}]  ", style="dim")
                 line.append(f.message)
                 console.print(line)
-                console.print(Text(f"      hint: {f.hint}", style="dim italic"))
+                if f.name not in hinted:
+                    hinted.add(f.name)
+                    console.print(Text(f"      hint: {f.hint}", style="dim italic"))
         console.print()
     _print_summary(analysis, console)
 
