@@ -56,7 +56,8 @@ def test_statistics_follow_the_findings_in_text(dbowner_cli):
     proc = dbowner_cli("check", SHOP, "--statistics")
     out = proc.stdout
     assert "services/orders/app/checkout.py:41  DBO102 cross-service-write [error]" in out
-    stats = out[out.index("Findings per rule:"):]
+    stats = out[out.index("\nFindings per rule:") + 1:]
+    assert "excluded by the manifest\n\nFindings per rule:" in out
     assert out.index("DBO102 cross-service-write [error]") < out.index("Findings per rule:")
     assert stats.splitlines() == [
         "Findings per rule:",

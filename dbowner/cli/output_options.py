@@ -73,14 +73,14 @@ def emit(analysis: Analysis, report: ReportOptions) -> ExitCode:
         out = console()
         render(fmt, analysis, out)
         if fmt == "text" and stats:
-            out.file.write(stats)
+            out.file.write("\n" + stats)
         elif stats:
             click.echo(stats, nl=False, err=True)
     else:
         buf = io.StringIO()
         render(fmt, analysis, Console(file=buf, width=200, color_system=None, highlight=False, soft_wrap=True))
-        if fmt == "text":
-            buf.write(stats)
+        if fmt == "text" and stats:
+            buf.write("\n" + stats)
         try:
             write_atomically(report.output, buf.getvalue())
         except OSError as e:
