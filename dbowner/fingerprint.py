@@ -3,7 +3,8 @@
 A fingerprint must survive unrelated edits (lines inserted above a finding) so that code scanning,
 GitLab and baselines recognise the same problem across runs. It hashes what identifies the problem
 (rule, file, service, table and the message with standalone numbers blanked) plus an occurrence
-index that tells apart identical problems in one file, counted in line order.
+index that tells apart identical problems in one file, counted in line order. The path is the one
+relative to the manifest's folder, so where dbowner runs from (or whether .git is found) never matters.
 
 Changing this function re-keys every stored alert and baseline entry: bump VERSION if you must.
 """
