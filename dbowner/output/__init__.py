@@ -6,7 +6,11 @@ from typing import Callable
 from rich.console import Console
 
 from ..analysis import Analysis
+from .github import render_github
+from .gitlab import render_gitlab
 from .json_format import render_json
+from .junit import render_junit
+from .sarif import render_sarif
 from .text import render_text
 
 
@@ -21,6 +25,10 @@ def _to_stdout(fn: Callable[[Analysis], str]) -> Callable[[Analysis, Console], N
 FORMATS: dict[str, Callable[[Analysis, Console], None]] = {
     "text": render_text,
     "json": _to_stdout(render_json),
+    "sarif": _to_stdout(render_sarif),
+    "github": _to_stdout(render_github),
+    "junit": _to_stdout(render_junit),
+    "gitlab": _to_stdout(render_gitlab),
 }
 
 
