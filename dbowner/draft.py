@@ -247,7 +247,7 @@ def _describe_key(key: tuple[str, str, str]) -> str:
 
 def render(services: list[ProposedService], unassigned: dict[str, list[str]], outside: list[str]) -> str:
     dialects = Counter(s.dialect for s in services if s.dialect)
-    top_dialect = sorted(dialects, key=lambda d: (-dialects[d], d))[0] if dialects else "postgres"
+    top_dialect = sorted(dialects, key=lambda d: (-dialects[d], d != "postgres", d))[0] if dialects else "postgres"
     creators: dict[str, list[str]] = defaultdict(list)
     for s in services:
         for table in s.tables:

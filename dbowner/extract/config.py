@@ -36,6 +36,7 @@ def extract_config_file(path: str, text: str) -> FileFacts:
         _compose(path, text, facts)
     elif kind == "yaml" and _K8S_KIND.search(text) and "apiVersion" in text:
         _kubernetes(path, text, facts)
+    facts.connections.sort(key=lambda c: (c.line, c.key, c.unit))
     return facts
 
 

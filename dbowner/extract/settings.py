@@ -59,9 +59,17 @@ class _Finder:
                 self.django_alias(target[1], node.lineno, value)
         parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
         for node in ast.walk(self.tree):
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in self.used
-                    and not any(ch.isspace() for ch in node.value.strip())):
-                target = parse_url(node.value)
+            if id(node) in self.used:
+                continue
+            if isinstance(node, ast.JoinedStr):           # f"postgresql://{host}/orders": holes unknown
+                self.mark_used(node)
+                text = self.value(node)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            if text and not any(ch.isspace() for ch in text.strip()):
+                target = parse_url(text)
                 if target is not None:
                     self.add(node.lineno, _key_of(node, parents), target)
 
