@@ -29,6 +29,14 @@ NOT_SERVICES = {"tests", "test", "docs", "doc", "scripts", "tools", "examples", 
                 "deployment", "deployments", "k8s", "kubernetes", "helm", "charts", "infra", "terraform",
                 "libs", "lib", "common", "shared", "vendor", "third_party", "migrations", "fixtures",
                 "build", "dist", "site-packages", "static", "templates", "assets", "node_modules"}
+# Base images of folders that build a database server or a piece of infrastructure, not a service.
+DATABASE_IMAGES = {"postgres", "postgis", "mysql", "mariadb", "percona", "mongo", "mongodb", "redis", "cassandra",
+                   "elasticsearch", "opensearch", "server", "mssql", "cockroach", "timescaledb", "couchdb",
+                   "neo4j", "influxdb", "clickhouse-server", "memcached"}
+INFRA_IMAGES = {"nginx", "envoy", "traefik", "haproxy", "fluentd", "fluent-bit", "prometheus", "grafana",
+                "jaeger", "all-in-one", "zipkin", "rabbitmq", "kafka", "zookeeper", "logstash", "kibana",
+                "vault", "consul", "localstack", "minio", "keycloak", "kong", "otel-collector",
+                "opentelemetry-collector"}
 DEFAULT_EXCLUDE = ("**/tests/**", "**/test/**")
 MAX_DEPTH = 3
 _DIALECTS = {"postgresql": "postgres", "cockroachdb": "postgres", "mysql": "mysql", "sqlite": "sqlite",
@@ -45,6 +53,7 @@ class ProposedService:
     folder: str                          # posix, relative to the root
     evidence: list[str]                  # marker files found, or why it was guessed
     guessed: bool = False                # no marker file: only its place in the layout
+    role: str = "service"                # service, database (a database server image), infrastructure
     tables: dict[str, list[str]] = field(default_factory=dict)   # table -> ["path:line", ...]
     used_tables: dict[str, list[str]] = field(default_factory=dict)   # owned by use alone (no CREATE found)
     connections: list[ServiceConnection] = field(default_factory=list)
@@ -79,7 +88,11 @@ def detect_services(root: Path) -> list[ProposedService]:
             child_rel = f"{rel}/{name}" if rel else name
             markers = [m for m in MARKER_FILES if (child / m).is_file()]
             if markers:
-                found.append(ProposedService(name, child_rel, markers))
+                base = _base_image(child / "Dockerfile") if "Dockerfile" in markers else ""
+                role = ("database" if base in DATABASE_IMAGES else
+                        "infrastructure" if base in INFRA_IMAGES else "service")
+                evidence = markers if role == "service" else [f"Dockerfile FROM {base}"]
+                found.append(ProposedService(name, child_rel, evidence, role=role))
             elif in_container and _has_code(child):
                 found.append(ProposedService(name, child_rel, [f"a folder under {rel}/"], guessed=True))
             elif depth < MAX_DEPTH:
@@ -88,6 +101,18 @@ def detect_services(root: Path) -> list[ProposedService]:
     walk(root, "", 0)
     _unique_names(found)
     return found
+
+
+def _base_image(dockerfile: Path) -> str:
+    """The image a Dockerfile's last stage builds on, without registry and tag: mysql, nginx..."""
+    try:
+        text = dockerfile.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+    images = re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", text, re.I | re.M)
+    if not images:
+        return ""
+    return images[-1].split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
 
 
 def _has_code(folder: Path) -> bool:
@@ -121,7 +146,9 @@ def _clean_name(name: str) -> str:
 
 def draft_manifest(root: Path) -> Draft:
     root = root.resolve()
-    services = detect_services(root)
+    detected = detect_services(root)
+    services = [s for s in detected if s.role == "service"]
+    left_out = [s for s in detected if s.role != "service"]
     if not services:
         raise DraftError(f"{root}: no service folders found (looked for folders under services/, apps/, src/ and "
                          f"folders with a {', '.join(MARKER_FILES[:6])}); write dbowner.yaml by hand, see README")
@@ -145,7 +172,8 @@ def draft_manifest(root: Path) -> Draft:
             by_name[sc.service].connections.append(sc)
     _choose_databases(services)
     outside = sorted({p.rsplit("/", 1)[0] + "/" if "/" in p else p for p in discovery.outside})
-    return Draft(render(services, unassigned, outside), services, unassigned, outside)
+    outside = [f for f in outside if not any(f == s.folder + "/" or f.startswith(s.folder + "/") for s in left_out)]
+    return Draft(render(services, unassigned, outside, left_out), services, unassigned, outside)
 
 
 def created_tables(ff: FileFacts) -> list[tuple[str, str]]:
@@ -245,7 +273,8 @@ def _describe_key(key: tuple[str, str, str]) -> str:
 
 # ---- rendering -----------------------------------------------------------------------------------
 
-def render(services: list[ProposedService], unassigned: dict[str, list[str]], outside: list[str]) -> str:
+def render(services: list[ProposedService], unassigned: dict[str, list[str]], outside: list[str],
+           left_out: list[ProposedService] = ()) -> str:
     dialects = Counter(s.dialect for s in services if s.dialect)
     top_dialect = sorted(dialects, key=lambda d: (-dialects[d], d != "postgres", d))[0] if dialects else "postgres"
     creators: dict[str, list[str]] = defaultdict(list)
@@ -281,6 +310,11 @@ def render(services: list[ProposedService], unassigned: dict[str, list[str]], ou
         block.extend(_owned_lines(s, creators))
         lines.extend(_aligned(block))
         lines.append("")
+    for role, what in (("database", "database servers"), ("infrastructure", "infrastructure")):
+        folders = [f"{s.folder}/ ({s.evidence[0]})" for s in left_out if s.role == role]
+        if folders:
+            lines.append(f"# Left out as {what}, not services: {', '.join(folders)}. Add one if it owns data.")
+            lines.append("")
     if outside:
         lines.append("# Code outside every service above is not analysed: "
                      f"{_short(', '.join(outside), 200)}. Add it to a service's paths if one owns it.")
@@ -301,7 +335,7 @@ def _aligned(block: list[tuple[str, str]]) -> list[str]:
 
 def _owned_lines(s: ProposedService, creators: dict[str, list[str]]) -> list[tuple[str, str]]:
     if not s.tables and not s.used_tables:
-        return [("    # tables: none created in its code; list what it owns, or remove the service", "")]
+        return [("    # tables: no CREATE TABLE or use of a table found in its .sql/.py files; list what it owns", "")]
     schemas = {t.split(".", 1)[0] for t in s.tables if "." in t}
     unqualified = [t for t in s.tables if "." not in t]
     sole_schema = len(schemas) == 1 and not unqualified and not s.used_tables

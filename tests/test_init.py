@@ -40,8 +40,13 @@ def test_layout_detection(make_repo):
         "docs/requirements.txt": "mkdocs\n",                      # docs, tests, scripts...: never services
         "scripts/Dockerfile": "FROM python\n",
         "pyproject.toml": "[project]\nname='monorepo'\n",         # the root itself is not a service
+        "mysql/Dockerfile": "FROM mysql:8\nCOPY seed.sql /docker-entrypoint-initdb.d/\n",
+        "gateway/Dockerfile": "FROM node:20 AS build\nFROM nginx:1.25\n",
     })
-    got = [(s.name, s.folder, s.guessed) for s in detect_services(root)]
+    detected = detect_services(root)
+    assert [(s.folder, s.role) for s in detected if s.role != "service"] == [
+        ("gateway", "infrastructure"), ("mysql", "database")]
+    got = [(s.name, s.folder, s.guessed) for s in detected if s.role == "service"]
     assert got == [
         ("billing", "apps/billing", False),
         ("payments", "payments", False),
@@ -99,6 +104,20 @@ def test_owned_tables_come_from_ddl_and_databases_from_config(make_repo):
     assert "S3cret" not in draft.text
     assert "# from docker-compose.yml:4 (DATABASE_URL)" in draft.text
     assert "guess: no CREATE TABLE found, only users writes it" in draft.text
+
+
+def test_database_server_images_are_left_out_and_their_seed_tables_listed(make_repo):
+    root = make_repo({
+        "ratings/Dockerfile": "FROM php:7.4-apache\n",
+        "ratings/api.py": "x = 1\n",
+        "mysql/Dockerfile": "FROM mysql:5.7\n",
+        "mysql/scripts/20-ratings.sql": "CREATE DATABASE ratings;\nUSE ratings;\nCREATE TABLE ratings (sku text);\n",
+    })
+    draft = draft_manifest(root)
+    assert [s.name for s in draft.services] == ["ratings"]
+    assert draft.unassigned_tables == {"ratings": ["mysql/scripts/20-ratings.sql:3"]}
+    assert "# Left out as database servers, not services: mysql/ (Dockerfile FROM mysql)" in draft.text
+    assert "#   ratings  (mysql/scripts/20-ratings.sql:3)" in draft.text
 
 
 def test_a_table_two_services_create_is_listed_for_both_with_a_warning_comment(make_repo):
