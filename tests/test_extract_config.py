@@ -54,6 +54,12 @@ def test_libpq_and_ado_connection_strings():
     assert parse_any("a=1 b=2") is None
 
 
+def test_host_variables_may_carry_the_port():
+    from dbowner.extract.dburl import split_settings
+    [(_, _, t)] = split_settings({"MONGO_HOST": "user-db:27017", "MONGO_DB": "users"})
+    assert (t.driver, t.host, t.port, t.database, t.partial) == ("mongodb", "user-db", "27017", "users", False)
+
+
 def test_interpolation_uses_defaults_and_marks_unknown_variables():
     known = {"SET": "x", "EMPTY": ""}.get
     assert interpolate("${DB_HOST:-postgres}", known) == "postgres"
@@ -207,6 +213,8 @@ def test_django_databases_with_env_defaults():
             },
             "legacy": dj_database_url.config(default="mysql://u:p@legacy-db:3306/catalog_old"),
             "local": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
+            "env": {"ENGINE": "django.db.backends.postgresql", "NAME": env.str("DB_NAME"),
+                    "HOST": env.str("DB_HOST", default="pg"), "PORT": str(5432)},
         }
     """)
     assert targets(ff) == [
@@ -214,6 +222,7 @@ def test_django_databases_with_env_defaults():
         (14, "DATABASES.replica", "postgresql", "", "", "catalog", True, ""),
         (19, "DATABASES.legacy", "mysql", "legacy-db", "3306", "catalog_old", False, ""),
         (20, "DATABASES.local", "sqlite", "", "", "", True, ""),
+        (21, "DATABASES.env", "postgresql", "pg", "5432", "", True, ""),   # env.str without default: unknown
     ]
 
 
@@ -296,9 +305,40 @@ def test_kubernetes_deployment_env_configmap_and_secret():
 
 
 def test_helm_templates_and_non_kubernetes_yaml():
-    ff = facts("charts/orders/templates/deployment.yaml",
-               "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n")
+    ff = facts("charts/orders/templates/deployment.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ .Release.Name }}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: orders
+                  env:
+        {{- range $k, $v := .Values.env }}
+                    - name: {{ $k }}
+                      value: {{ $v | quote }}
+        {{- end }}
+    """)
     assert [d.kind for d in ff.diagnostics] == ["skipped-template"]
+    ff = facts("k8s/orders.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: orders}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: orders
+                  env:
+                    - name: DATABASE_URL
+                      value: "postgresql://o@{{ .Values.dbHost }}:5432/orders"
+                    - name: ALERT_TEXT
+                      value: "{{ .Labels.alertname }} fired"
+    """)
+    assert ff.diagnostics == []          # a template that parses as YAML is read; {{ }} is unknown
+    assert targets(ff) == [(10, "DATABASE_URL", "postgresql", "", "5432", "orders", True, "Deployment/orders/orders")]
     ff = facts("mkdocs.yml", "site_name: docs\nnav: [{home: index.md}]\n")
     assert ff.connections == [] and ff.diagnostics == [] and ff.deploy_units == []
 

@@ -320,13 +320,21 @@ def _compose_environment(environment: Any) -> dict[str, EnvValue]:
 
 # ---- Kubernetes ----------------------------------------------------------------------------------
 
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
+
+
 def _kubernetes(path: str, text: str, facts: FileFacts) -> None:
-    if "{{" in text:
-        facts.diagnostics.append(Diagnostic(path, 0, "skipped-template",
-                                            "Helm/Go template: render it (helm template) to analyse its env"))
-        return
     label = env_label(path)
-    docs = _yaml_documents(path, text, facts)
+    if "{{" in text:
+        # A Helm/Go template: as YAML it may not parse, and where it does, {{ .Values.x }} is unknown.
+        probe = FileFacts(path)
+        docs = _yaml_documents(path, _TEMPLATE.sub(UNRESOLVED, text), probe)
+        if probe.diagnostics:
+            facts.diagnostics.append(Diagnostic(path, 0, "skipped-template",
+                                                "Helm/Go template: render it (helm template) to analyse its env"))
+            return
+    else:
+        docs = _yaml_documents(path, text, facts)
     for doc in docs:
         is_list = isinstance(doc, dict) and doc.get("kind") == "List"
         for item in ((doc.get("items") or []) if is_list else [doc]):

@@ -141,7 +141,10 @@ def _parse_ado(text: str) -> Optional[Target]:
 
 
 def _target(driver: str, host: str, port: str, database: str) -> Target:
-    host, bad_host = _clean(host.strip())
+    host = host.strip()
+    if not port and re.fullmatch(r"[^:,\[\]]+:\d+", host):     # MONGO_HOST=user-db:27017
+        host, port = host.split(":")
+    host, bad_host = _clean(host)
     port, bad_port = _clean(port.strip())
     database, bad_db = _clean(database.strip())
     partial = bad_host or bad_port or bad_db or not host or not database or (port != "" and not port.isdigit())

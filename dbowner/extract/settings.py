@@ -137,8 +137,8 @@ class _Finder:
             return None if left is None or right is None else left + right
         if isinstance(node, ast.Call) and _call_name(node.func) in _GETTERS:
             name = _call_name(node.func)
-            if name in ("str", "int", "bool") and len(node.args) == 1:
-                return self.value(node.args[0])
+            if name in ("str", "int", "bool") and isinstance(node.func, ast.Name):
+                return self.value(node.args[0]) if len(node.args) == 1 else None   # str(x): x itself
             default = next((kw.value for kw in node.keywords if kw.arg == "default"), None)
             if default is None and name in ("get", "getenv") and len(node.args) >= 2:
                 default = node.args[1]
