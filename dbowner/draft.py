@@ -191,6 +191,7 @@ def _owners_by_use(services: list[ProposedService], facts: list[FileFacts], serv
     """Tables nobody creates (ORM-made, or created elsewhere): the only service that writes one
     owns it; failing writers, the only service that uses it. Anything else stays unassigned."""
     created = {t for s in services for t in s.tables} | set(unassigned)
+    created |= {t.rsplit(".", 1)[-1] for t in created}     # `stock` in code may be inventory.stock
     writers: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     users: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for ff in facts:
@@ -218,7 +219,8 @@ def _owners_by_use(services: list[ProposedService], facts: list[FileFacts], serv
             by_name[service].used_tables[table] = [f"guess: no CREATE TABLE found, only {service} {verb} it; "
                                                    f"{_where(places)}"]
         else:
-            unassigned[table] = [f"no CREATE TABLE found; {verb} it: {', '.join(sorted(who))}"]
+            by_whom = "written" if verb == "writes" else "used"
+            unassigned[table] = [f"no CREATE TABLE found; {by_whom} by {', '.join(sorted(who))}"]
 
 
 def _table_text(t: TableName) -> str:

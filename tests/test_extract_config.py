@@ -54,6 +54,14 @@ def test_libpq_and_ado_connection_strings():
     assert parse_any("a=1 b=2") is None
 
 
+def test_credentials_never_reach_the_facts():
+    for text in ["postgresql://orders:Hunter2@db:5432/orders", "postgresql://:Hunter2/orders",
+                 "host=db dbname=orders user=o password=Hunter2", "Host=db;Database=o;Password=Hunter2",
+                 "mysql://root:Hunter2@mysql:Hunter2/x"]:
+        t = parse_any(text)
+        assert t is not None and "Hunter2" not in repr(t), text
+
+
 def test_host_variables_may_carry_the_port():
     from dbowner.extract.dburl import split_settings
     [(_, _, t)] = split_settings({"MONGO_HOST": "user-db:27017", "MONGO_DB": "users"})

@@ -120,6 +120,16 @@ def test_database_server_images_are_left_out_and_their_seed_tables_listed(make_r
     assert "#   ratings  (mysql/scripts/20-ratings.sql:3)" in draft.text
 
 
+def test_a_table_several_services_write_but_nobody_creates_stays_unassigned(make_repo):
+    root = make_repo({
+        "services/orders/app.py": "def f(cur):\n    cur.execute('UPDATE stock SET n = n - 1')\n",
+        "services/inventory/app.py": "def g(cur):\n    cur.execute('INSERT INTO stock (n) VALUES (1)')\n",
+    })
+    draft = draft_manifest(root)
+    assert all(not s.tables and not s.used_tables for s in draft.services)
+    assert "#   stock  (no CREATE TABLE found; written by inventory, orders)" in draft.text
+
+
 def test_a_table_two_services_create_is_listed_for_both_with_a_warning_comment(make_repo):
     root = make_repo({
         "services/orders/m.sql": "CREATE TABLE processed_events (id text);\n",

@@ -47,7 +47,7 @@ def init(path: Path, force: bool, no_check: bool) -> None:
         click.echo(f"dbowner: cannot write {target}: {e.strerror or e}", err=True)
         sys.exit(ExitCode.USAGE)
     out = console()
-    with_tables = sum(1 for s in draft.services if s.tables)
+    with_tables = sum(1 for s in draft.services if s.tables or s.used_tables)
     with_db = sum(1 for s in draft.services if s.database)
     out.print(Text(f"Wrote {target.name}: {len(draft.services)} service(s) "
                    f"({', '.join(s.name for s in draft.services)}); owned tables for {with_tables}, "
@@ -55,7 +55,7 @@ def init(path: Path, force: bool, no_check: bool) -> None:
     out.print(Text("It is a draft: review it, especially lines marked 'guess:'.", style="dim"))
     if no_check:
         sys.exit(ExitCode.CLEAN)
-    out.print(Text(f"\nWhat `dbowner check` reports with this draft:\n", style="bold"))
+    out.print(Text("\nWhat `dbowner check` reports with this draft:\n", style="bold"))
     render("text", analyze(load_manifest(target)), out)
     out.print(Text(f"\nEdit {target.name}, then run `dbowner check` (its exit status is the one to use in CI).",
                    style="dim"))

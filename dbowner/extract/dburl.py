@@ -72,6 +72,8 @@ def parse_url(text: str) -> Optional[Target]:
     host, bad_host = _clean(host)
     port, bad_port = _clean(port)
     database, bad_db = _clean(database)
+    if port and not port.isdigit():
+        port, bad_port = "", True          # never keep text that is not a port (it may be a secret)
     if not host and not bad_host and driver in ("postgresql", "mysql"):
         host = "localhost"    # no host: the local server (unix socket)
     partial = bad_host or bad_port or bad_db or not host or not database or (port != "" and not port.isdigit())
@@ -147,6 +149,8 @@ def _target(driver: str, host: str, port: str, database: str) -> Target:
     host, bad_host = _clean(host)
     port, bad_port = _clean(port.strip())
     database, bad_db = _clean(database.strip())
+    if port and not port.isdigit():
+        port, bad_port = "", True
     partial = bad_host or bad_port or bad_db or not host or not database or (port != "" and not port.isdigit())
     return Target(driver, host.lower(), port, database, partial)
 
