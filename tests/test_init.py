@@ -186,6 +186,14 @@ def test_init_never_prints_or_writes_passwords(tmp_path):
     assert "S3cret" not in proc.stdout + proc.stderr + (root / "dbowner.yaml").read_text()
 
 
+def test_init_says_which_services_got_no_tables(make_repo):
+    root = make_repo({"services/orders/app.py": "x = 1\n",
+                      "services/users/m.sql": "CREATE TABLE customers (id int);\n"})
+    proc = run_cli("init", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "No tables found for orders (dbowner reads .sql files and SQL in Python)" in proc.stdout
+
+
 def test_init_without_any_service_folder_explains_and_writes_nothing(make_repo):
     root = make_repo({"README.md": "hello\n", "main.py": "x = 1\n"})
     proc = run_cli("init", str(root))

@@ -53,6 +53,10 @@ def init(path: Path, force: bool, no_check: bool) -> None:
                    f"({', '.join(s.name for s in draft.services)}); owned tables for {with_tables}, "
                    f"a database for {with_db}.", style="bold"))
     out.print(Text("It is a draft: review it, especially lines marked 'guess:'.", style="dim"))
+    bare = [s.name for s in draft.services if not (s.tables or s.used_tables)]
+    if bare:
+        out.print(Text(f"No tables found for {', '.join(bare)} (dbowner reads .sql files and SQL in Python): "
+                       "list the tables they own, or checks can't tell whose tables they touch.", style="yellow"))
     if no_check:
         sys.exit(ExitCode.CLEAN)
     out.print(Text("\nWhat `dbowner check` reports with this draft:\n", style="bold"))
