@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pathspec
 
+from .filekinds import SOURCE_SUFFIXES, config_kind
 from .manifest import Manifest
+from .manifest.loader import MANIFEST_NAMES
 from .model import Diagnostic
 
-SOURCE_SUFFIXES = (".py", ".sql")
 ALWAYS_SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", ".dbowner_cache", ".venv", "venv",
                        "node_modules", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -19,7 +20,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 @dataclass(frozen=True)
 class SourceFile:
     path: str          # posix, relative to the manifest folder
-    service: str
+    service: str       # "" only for deployment config outside every service
 
 
 @dataclass
@@ -82,16 +83,20 @@ def discover(manifest: Manifest) -> Discovery:
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.endswith(SOURCE_SUFFIXES):
+            kind = config_kind(name) if name not in MANIFEST_NAMES else None
+            is_config = kind is not None
+            if not name.endswith(SOURCE_SUFFIXES) and not is_config:
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
+            if kind == "yaml" and any(part.startswith(".") for part in rel.split("/")[:-1]):
+                continue   # .github/workflows/*.yml and the like are never Kubernetes manifests
             if ignores.ignored(rel, False):
                 continue
             if exclude.match_file(rel):
                 out.excluded += 1
                 continue
             owners = [svc for svc, spec in services if spec.match_file(rel)]
-            if not owners:
+            if not owners and not is_config:
                 out.outside.append(rel)
                 continue
             for other in owners[1:]:
@@ -101,7 +106,9 @@ def discover(manifest: Manifest) -> Discovery:
             if problem:
                 out.diagnostics.append(Diagnostic(rel, 0, problem[0], problem[1]))
                 continue
-            out.files.append(SourceFile(rel, owners[0]))
+            # Config outside every service (a root docker-compose.yml, k8s/) is still read: it names
+            # services by build context, env_file or name, and gets attributed after extraction.
+            out.files.append(SourceFile(rel, owners[0] if owners else ""))
     out.files.sort(key=lambda f: f.path)
     out.outside.sort()
     out.diagnostics.sort(key=lambda d: (d.path, d.line, d.kind))

@@ -121,6 +121,47 @@ class Diagnostic:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Connection:
+    """A database a deployment config connects to (compose env, .env, settings, alembic.ini, k8s env).
+
+    Never holds credentials: user names, passwords and tokens are dropped at extraction.
+    """
+
+    line: int
+    key: str                     # where: env var name, "DATABASES.default", "sqlalchemy.url"
+    driver: str                  # postgresql, mysql, sqlite, mssql, oracle, mongodb; "" unknown
+    host: str                    # "" when unknown
+    port: str                    # "" when not given (the driver's default port applies)
+    database: str                # "" when unknown
+    partial: bool = False        # a part is missing or came from an unresolved variable: never compared
+    unit: str = ""               # the DeployUnit.name it belongs to; "" = the whole file
+    label: str = ""              # environment named by the file (.env.test -> "test"); "" = any
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DeployUnit:
+    """Something deployed that gets an environment: a compose service, a k8s container or ConfigMap."""
+
+    name: str                    # compose service name, "Deployment/orders/app", "configmap:db-env"
+    line: int
+    kind: str                    # compose-service, k8s-container, k8s-configmap, k8s-secret
+    names: tuple[str, ...] = ()  # names that may be a manifest service's (service, container, image...)
+    build: tuple[str, ...] = ()  # repo-relative folders it is built from (build context, Dockerfile's folder)
+    sources: tuple[str, ...] = ()  # where its env comes from: "file:<repo path>", "configmap:<name>", "secret:<name>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "DeployUnit":
+        return DeployUnit(d["name"], d["line"], d["kind"], tuple(d.get("names", ())), tuple(d.get("build", ())),
+                          tuple(d.get("sources", ())))
+
+
 @dataclass
 class FileFacts:
     """Everything extraction learned from one file. Pure function of (path, bytes, options)."""
@@ -130,6 +171,8 @@ class FileFacts:
     transactions: list[Transaction] = field(default_factory=list)
     two_phase: list[TwoPhaseUse] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    deploy_units: list[DeployUnit] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +181,8 @@ class FileFacts:
             "transactions": [t.to_dict() for t in self.transactions],
             "two_phase": [t.to_dict() for t in self.two_phase],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "connections": [c.to_dict() for c in self.connections],
+            "deploy_units": [u.to_dict() for u in self.deploy_units],
         }
 
     @staticmethod
@@ -148,6 +193,8 @@ class FileFacts:
             transactions=[Transaction(**t) for t in d["transactions"]],
             two_phase=[TwoPhaseUse(**t) for t in d["two_phase"]],
             diagnostics=[Diagnostic(**x) for x in d["diagnostics"]],
+            connections=[Connection(**c) for c in d.get("connections", ())],
+            deploy_units=[DeployUnit.from_dict(u) for u in d.get("deploy_units", ())],
         )
 
 

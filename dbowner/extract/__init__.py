@@ -1,6 +1,7 @@
 """Extraction: one file -> FileFacts. Pure, per file, no rule logic, no manifest knowledge."""
 from __future__ import annotations
 
+from ..filekinds import config_kind
 from ..model import Diagnostic, FileFacts
 
 BINARY_PROBE = 8192
@@ -20,12 +21,17 @@ def extract_file(path: str, data: bytes, *, dialect: str = "postgres") -> FileFa
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        if path.endswith(".sql"):
+        if config_kind(path):
+            from .config import extract_config_file
+            facts = extract_config_file(path, text)
+        elif path.endswith(".sql"):
             from .sql import extract_sql_file
             facts = extract_sql_file(path, text, dialect=dialect)
         else:
             from .python import extract_python_file
+            from .settings import extract_python_connections
             facts = extract_python_file(path, text, dialect=dialect)
+            facts.connections.extend(extract_python_connections(path, text))
     except Exception as e:  # a bug of ours must not stop the run: report it on the file
         facts = FileFacts(path, diagnostics=[Diagnostic(path, 0, "internal-error",
                                                         f"dbowner failed on this file: {type(e).__name__}: {e}")])
