@@ -14,3 +14,4 @@ def main() -> None:
 
 # Importing a command module registers its command on `main`.
 from . import check, explain, tables  # noqa: E402,F401
+from . import verify  # noqa: E402,F401
