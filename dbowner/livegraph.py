@@ -131,7 +131,7 @@ class LiveModel:
         out = Access()
         for role in self.service_roles(service):
             for acting in sorted(self.acts_as(role)):
-                via = role if acting == role else f"{role} through membership in {acting}"
+                via = role if acting == role else f"{acting}, of which {role} is a member"
                 if acting == rel.owner_role:
                     out.owner_via.add(via)
                     continue        # the owner's own ACL entries are ownership, reported as such

@@ -72,7 +72,7 @@ def start_cluster() -> Server | str:
             owner = pwd.getpwnam("postgres")
         except KeyError:
             return "running as root and there is no 'postgres' user to run initdb as (initdb refuses root)"
-        runuser = shutil.which("runuser")
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
         if runuser is None:
             return "running as root and runuser is missing, so initdb cannot run as the postgres user"
         run_as = [runuser, "-u", "postgres", "--"]

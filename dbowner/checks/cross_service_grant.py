@@ -45,16 +45,16 @@ def cross_service_grant(model):
                 continue
             others_tables[name] = others_tables.get(name, 0) + 1
             access = model.access(name, rel)
-            head = f"{name} ({', '.join(model.service_roles(name))})"
             tail = f"{rel.kind} {rel.display}, owned by {owner.owner}"
             writes = access.has(WRITE_PRIVILEGES)
             if access.owner_via:
                 yield Hit(where, 1, service=name, table=rel.display,
-                          message=f"{head} owns {tail} in the database, so it can alter, drop and write it "
-                                  f"(as {'; '.join(sorted(access.owner_via))})")
+                          message=f"{rel.kind} {rel.display} belongs to {owner.owner}, but in the database it is "
+                                  f"owned by {'; '.join(sorted(access.owner_via))} (a role of {name}), so {name} "
+                                  "can alter, drop and write it")
             elif writes:
                 yield Hit(where, 1, service=name, table=rel.display,
-                          message=f"{head} can {', '.join(writes)} {tail} ({_via(access, writes)})")
+                          message=f"{name} can {', '.join(writes)} {tail} (granted to {_via(access, writes)})")
             else:
                 reads = [p for p in access.has(READ_PRIVILEGES)
                          if not model.declared_read(name, rel.schema, rel.name)]
@@ -63,7 +63,8 @@ def cross_service_grant(model):
                     undeclared = "" if model.declared_read(name, rel.schema, rel.name) else \
                         f", not declared in services.{name}.reads"
                     yield Hit(where, 1, service=name, table=rel.display, severity=Severity.WARNING,
-                              message=f"{head} can {', '.join(reads)} {tail}{undeclared} ({_via(access, reads)})")
+                              message=f"{name} can {', '.join(reads)} {tail}{undeclared} "
+                                      f"(granted to {_via(access, reads)})")
         public = model.public_privileges(rel)
         public_writes = [p for p in public if p.split("(", 1)[0] in WRITE_PRIVILEGES]
         others = [n for n in model.manifest.services if n != owner.owner]
