@@ -68,6 +68,8 @@ class LiveModel:
         for g in facts.grants:
             self.grants[(g.schema, g.table)].append(g)
         self._owners: dict[tuple[str, str], LiveOwner] = {}
+        self._acts_as: dict[str, frozenset[str]] = {}
+        self._access: dict[tuple[str, str, str], Access] = {}
 
     # ------------------------------------------------------------------ relations
     def owner_of(self, schema: str, name: str) -> LiveOwner:
@@ -96,16 +98,18 @@ class LiveModel:
         return self.ownership.declared_read(service, TableName(name, schema))
 
     # ------------------------------------------------------------------ roles
-    def acts_as(self, role: str) -> set[str]:
+    def acts_as(self, role: str) -> frozenset[str]:
         """The role and every role whose rights it has through membership, transitively."""
-        seen = {role}
-        todo = [role]
-        while todo:
-            for granted in self._members_of.get(todo.pop(), ()):
-                if granted not in seen:
-                    seen.add(granted)
-                    todo.append(granted)
-        return seen
+        if role not in self._acts_as:
+            seen = {role}
+            todo = [role]
+            while todo:
+                for granted in self._members_of.get(todo.pop(), ()):
+                    if granted not in seen:
+                        seen.add(granted)
+                        todo.append(granted)
+            self._acts_as[role] = frozenset(seen)
+        return self._acts_as[role]
 
     def service_of_role(self, role: str) -> str | None:
         """The service a role acts for: declared in `roles`, or a member of exactly one service's roles."""
@@ -128,7 +132,10 @@ class LiveModel:
     def access(self, service: str, rel: Relation) -> Access:
         """What the service's declared roles may do to `rel` through grants to them or to roles they
         act as, and through owning it. PUBLIC, superuser and pg_*_all_data are reported apart."""
-        out = Access()
+        key = (service, rel.schema, rel.name)
+        if key in self._access:
+            return self._access[key]
+        out = self._access[key] = Access()
         for role in self.service_roles(service):
             for acting in sorted(self.acts_as(role)):
                 via = role if acting == role else f"{acting}, of which {role} is a member"

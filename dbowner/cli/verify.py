@@ -44,6 +44,8 @@ def verify(path: Path, manifest_file: Path | None, dsn: str | None, dsn_env: str
     manifest = load(path, manifest_file)
     rules = select_verify_rules(split_list(select), split_list(ignore))
     conninfo = _conninfo(dsn, dsn_env)
+    if output_file is not None and not output_file.resolve().parent.is_dir():
+        _usage(f"cannot write {output_file}: its folder does not exist")
     try:
         facts = collect(conninfo, statement_timeout_ms=statement_timeout * 1000)
     except IntrospectError as e:
@@ -53,8 +55,12 @@ def verify(path: Path, manifest_file: Path | None, dsn: str | None, dsn_env: str
     if output_file is None:
         render(fmt, analysis, console())
     else:
-        with output_file.open("w", encoding="utf-8") as fh:
-            render(fmt, analysis, Console(file=fh, highlight=False, soft_wrap=True, width=200, color_system=None))
+        try:
+            with output_file.open("w", encoding="utf-8") as fh:
+                render(fmt, analysis, Console(file=fh, highlight=False, soft_wrap=True, width=200,
+                                              color_system=None))
+        except OSError as e:
+            _usage(f"cannot write {output_file}: {e.strerror or e}")
     failed = any(f.severity is Severity.ERROR for f in analysis.findings)
     sys.exit(ExitCode.FINDINGS if failed else ExitCode.CLEAN)
 
