@@ -310,6 +310,8 @@ def test_verify_writes_nothing_and_prints_no_password(pg_server, shop, tmp_path)
     for fmt in ("text", "json"):
         proc = run_cli("verify", str(shop), "--dsn", url(pg_server), "--database", "shop", "--format", fmt)
         outputs += [proc.stdout, proc.stderr]
+        assert proc.returncode == 1 and proc.stderr == ""
+    assert "10 error(s), 4 warning(s)\ndatabase dbowner_shop (PostgreSQL " in outputs[0]
     target = tmp_path / "out.json"
     run_cli("verify", str(shop), "--dsn-env", "SHOP_DSN", "-o", str(target), "--format", "json",
             env={"SHOP_DSN": url(pg_server)})
@@ -335,3 +337,25 @@ def test_verify_writes_nothing_and_prints_no_password(pg_server, shop, tmp_path)
 def server_url_with(server, password: str) -> str:
     return server.url(DB, "verifier", password)
 
+
+
+def test_roles_of_services_in_different_databases_sharing_a_schema_is_a_shared_database(pg_server, shop):
+    from dbowner.introspect import collect
+    from dbowner.manifest import load_manifest
+    from dbowner.verify import verify
+
+    apart = shop / "apart"
+    apart.mkdir(exist_ok=True)
+    (apart / "dbowner.yaml").write_text(MANIFEST.replace("database: shop\n    schemas: [payments]",
+                                                         "database: payments_db\n    schemas: [payments]"), "utf-8")
+    analysis = verify(load_manifest(apart / "dbowner.yaml"), collect(url(pg_server)), database="shop")
+    shared = [(f.path, f.line, f.service, f.table, f.message) for f in analysis.findings
+              if f.name == "shared-database"]
+    tail = "in database dbowner_shop: they share it, though the manifest gives them different databases"
+    assert shared == [
+        ("dbowner.yaml", 11, "payments", "orders", "services orders (shop), payments (payments_db), users (shop) "
+                                                   f"all hold privileges on tables of schema 'orders' {tail}"),
+        ("dbowner.yaml", 11, "payments", "users", "services orders (shop), payments (payments_db), users (shop) "
+                                                  f"all hold privileges on tables of schema 'users' {tail}")]
+    # payments is not in this database's scope any more, so its missing table is not reported here
+    assert not [f for f in analysis.findings if f.name == "missing-table"]

@@ -47,7 +47,9 @@ def live_shared_database(model):
         if len({s.database for s in services}) < 2:
             continue   # the manifest does not say they are apart (or already says they share)
         listed = ", ".join(f"{s.name} ({s.database})" for s in services)
-        last = services[-1]
+        # point at a service the manifest places elsewhere than this database
+        elsewhere = [s for s in services if s.database != model.scope.logical_database] or services
+        last = elsewhere[-1]
         yield Hit(m.display_path, m.line_of("services", last.name, "database"), service=last.name, table=schema,
                   message=f"services {listed} all hold privileges on tables of schema '{schema}' in database "
                           f"{model.facts.database}: they share it, though the manifest gives them different databases")
