@@ -19,16 +19,3 @@ def make_repo(tmp_path: Path):
 
     return make
 
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """One PostgreSQL server for the whole test session (see tests/postgres_harness.py), or a skip
-    that says why there is none."""
-    from postgres_harness import get_server
-
-    server = get_server()
-    if isinstance(server, str):
-        pytest.skip(f"no PostgreSQL for the verify tests: {server}")
-    yield server
-    if server.stop:
-        server.stop()

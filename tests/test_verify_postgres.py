@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from postgres_harness import get_server
+
 psycopg = pytest.importorskip("psycopg")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,19 @@ PLAIN_DB = "dbowner_plain"          # no pg_stat_statements extension
 SERVICE_ROLES = ["orders_svc", "payments_svc", "users_svc", "app_writer", "payments_app", "bi_reader",
                  "verifier", "weak_verifier"]
 PASSWORD = "Pw-for-tests-7f3b9c"    # every test role's password: must never appear in dbowner's output
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server for the whole test session (see tests/postgres_harness.py), or a skip
+    that says why there is none."""
+    server = get_server()
+    if isinstance(server, str):
+        pytest.skip(f"no PostgreSQL for the verify tests: {server}")
+    yield server
+    if server.stop:
+        server.stop()
+
 
 MANIFEST = """\
 version: 1
