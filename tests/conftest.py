@@ -18,4 +18,3 @@ def make_repo(tmp_path: Path):
         return tmp_path
 
     return make
-
