@@ -295,8 +295,3 @@ def test_check_refuses_to_select_a_rule_only_verify_runs(make_repo):
     result = CliRunner().invoke(main, ["check", str(root), "--ignore", "missing-table"])
     assert result.exit_code == 0 and "shared-database" in result.output   # a warning: both in shop, own schemas
 
-
-def test_an_output_file_in_a_missing_folder_is_refused_before_connecting(make_repo, tmp_path):
-    result = cli(make_repo, "--dsn", "postgresql://v:pw@127.0.0.1:1/shop", "-o", str(tmp_path / "no" / "live.json"))
-    assert result.exit_code == 2
-    assert result.output == f"dbowner: cannot write {tmp_path / 'no' / 'live.json'}: its folder does not exist\n"

@@ -44,8 +44,6 @@ def verify(path: Path, manifest_file: Path | None, dsn: str | None, dsn_env: str
     manifest = load(path, manifest_file)
     rules = select_verify_rules(split_list(select), split_list(ignore))
     conninfo = _conninfo(dsn, dsn_env)
-    if output_file is not None and not output_file.resolve().parent.is_dir():
-        _usage(f"cannot write {output_file}: its folder does not exist")
     try:
         facts = collect(conninfo, statement_timeout_ms=statement_timeout * 1000)
     except IntrospectError as e:
