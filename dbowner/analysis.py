@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import RuleInfo
+from .catalog import RuleInfo, load_catalog
 from .checks import registered_rules, run_checks
 from .discover import Discovery, discover
 from .extract import extract_file
@@ -28,14 +28,21 @@ class SelectionError(ValueError):
     pass
 
 
-def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[RuleInfo]:
-    """Rules after --select/--ignore (codes or names; a code prefix like DBO1 selects a group)."""
-    rules = registered_rules()
+def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = (),
+                 universe: list[RuleInfo] | None = None) -> list[RuleInfo]:
+    """Rules after --select/--ignore (codes or names; a code prefix like DBO1 selects a group),
+    chosen among `universe` (default: the rules `check` runs)."""
+    rules = registered_rules() if universe is None else universe
 
-    def matches(token: str) -> list[RuleInfo]:
+    def matches(token: str, selecting: bool = True) -> list[RuleInfo]:
         t = token.strip().lower()
         found = [r for r in rules if t == r.name or r.code.lower().startswith(t)]
         if not found:
+            if any(t == r.name or r.code.lower().startswith(t) for r in load_catalog().values()):
+                if not selecting:
+                    return []    # ignoring a rule this command never runs is harmless
+                raise SelectionError(f"rule '{token}' is not checked by this command "
+                                     f"(see `dbowner explain {token.strip()}`)")
             raise SelectionError(f"unknown rule '{token}' (see `dbowner explain --list`)")
         return found
 
@@ -44,7 +51,7 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list
     if sel:
         wanted = {r.name for s in sel for r in matches(s)}
         chosen = [r for r in rules if r.name in wanted]
-    dropped = {r.name for s in ignore if s.strip() for r in matches(s)}
+    dropped = {r.name for s in ignore if s.strip() for r in matches(s, selecting=False)}
     return [r for r in chosen if r.name not in dropped]
 
 

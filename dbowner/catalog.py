@@ -25,6 +25,7 @@ class RuleInfo:
     hint: str
     examples: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""
+    scope: str = "code"      # "live": only `dbowner verify` checks it (its examples are database facts)
 
 
 def catalog_dir() -> Path:
@@ -46,7 +47,7 @@ def load_catalog() -> dict[str, RuleInfo]:
         rules.append(RuleInfo(
             code=data["code"], name=data["name"], severity=Severity(data["severity"]),
             summary=data["summary"].strip(), why=data["why"].strip(), hint=data["hint"].strip(),
-            examples=data.get("examples") or {}, source=str(path),
+            examples=data.get("examples") or {}, source=str(path), scope=data.get("scope", "code"),
         ))
     return {r.name: r for r in sorted(rules, key=lambda r: r.code)}
 

@@ -10,15 +10,21 @@ import pytest
 
 from dbowner.analysis import analyze
 from dbowner.catalog import catalog_dir, load_catalog
-from dbowner.checks import REGISTRY
+from dbowner.checks import LIVE_REGISTRY, REGISTRY
+from dbowner.livefacts import LiveFacts
 from dbowner.manifest import load_manifest
+from dbowner.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()
 
 
 def test_every_check_has_a_catalog_entry_and_back():
-    assert sorted(REGISTRY) == sorted(CATALOG)
+    assert sorted(set(REGISTRY) | set(LIVE_REGISTRY)) == sorted(CATALOG)
+    # a rule of scope "live" is checked only against a database; every other rule has a code check
+    assert sorted(REGISTRY) == sorted(r.name for r in CATALOG.values() if r.scope == "code")
+    assert {r.name for r in CATALOG.values() if r.scope == "live"} <= set(LIVE_REGISTRY)
+    assert {r.scope for r in CATALOG.values()} <= {"code", "live"}
 
 
 def test_codes_and_names_are_unique_and_well_formed():
@@ -42,8 +48,10 @@ def _run_example(tmp_path: Path, rule_name: str, kind: str):
         target = tmp_path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, "utf-8")
-    analysis = analyze(load_manifest(tmp_path / "dbowner.yaml"), [rule])
-    return example, analysis
+    manifest = load_manifest(tmp_path / "dbowner.yaml")
+    if rule.scope == "live":   # the example states what the database's catalog holds
+        return example, verify(manifest, LiveFacts.from_dict(example["database"]), [rule])
+    return example, analyze(manifest, [rule])
 
 
 @pytest.mark.parametrize("rule_name", sorted(CATALOG))

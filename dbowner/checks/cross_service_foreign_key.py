@@ -1,5 +1,6 @@
+from ..livefacts import FOREIGN_KEYS, RELATIONS
 from ..model import DDL, REFERENCE
-from .base import Hit, check
+from .base import Hit, catalog_location, check, live_check
 
 
 @check("cross-service-foreign-key")
@@ -15,3 +16,16 @@ def cross_service_foreign_key(og):
                       table=ra.key.display,
                       message=f"foreign key from {source_name} ({source_owner}) to {ra.key.display}, "
                               f"a table owned by {ra.owner}")
+
+
+@live_check("cross-service-foreign-key", needs=(RELATIONS, FOREIGN_KEYS))
+def live_cross_service_foreign_key(model):
+    for fk in model.facts.foreign_keys:
+        source = model.owner_of(fk.schema, fk.table)
+        target = model.owner_of(fk.ref_schema, fk.ref_table)
+        if source.kind != "owned" or target.kind != "owned" or source.owner == target.owner:
+            continue
+        yield Hit(catalog_location(fk.schema, fk.table), 1, service=source.owner,
+                  table=f"{fk.ref_schema}.{fk.ref_table}",
+                  message=f"foreign key {fk.name} from {fk.schema}.{fk.table} ({source.owner}) to "
+                          f"{fk.ref_schema}.{fk.ref_table}, a table owned by {target.owner}")

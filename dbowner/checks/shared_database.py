@@ -3,8 +3,9 @@ their deployment config (compose, .env, settings, alembic.ini, Kubernetes env) c
 from collections import defaultdict
 
 from ..deployment import ServiceConnection, attribute_connections, display_target, labels_compatible
+from ..livefacts import PRIVILEGES, RELATIONS
 from ..model import Severity
-from .base import Hit, check
+from .base import Hit, check, live_check
 
 
 def _owns_only_whole_schemas(svc) -> bool:
@@ -62,3 +63,26 @@ def _config_hits(og, reported):
                        f"({a}: {x.where()}, {b}: {y.where()}){tail}")
             yield Hit(y.path, y.connection.line, message, service=b,
                       severity=Severity.WARNING if separated else None)
+
+
+@live_check("shared-database", needs=(RELATIONS, PRIVILEGES))
+def live_shared_database(model):
+    """Roles of services the manifest puts in different databases hold rights on one schema's tables."""
+    m = model.manifest
+    in_schema: dict[str, set[str]] = defaultdict(set)
+    for rel in model.facts.relations:
+        for svc in m.services.values():
+            access = model.access(svc.name, rel)
+            if access.owner_via or access.privileges:
+                in_schema[rel.schema].add(svc.name)
+    for schema, names in sorted(in_schema.items()):
+        services = [m.services[n] for n in sorted(names) if m.services[n].database]
+        if len({s.database for s in services}) < 2:
+            continue   # the manifest does not say they are apart (or already says they share)
+        listed = ", ".join(f"{s.name} ({s.database})" for s in services)
+        # point at a service the manifest places elsewhere than this database
+        elsewhere = [s for s in services if s.database != model.scope.logical_database] or services
+        last = elsewhere[-1]
+        yield Hit(m.display_path, m.line_of("services", last.name, "database"), service=last.name, table=schema,
+                  message=f"services {listed} all hold privileges on tables of schema '{schema}' in database "
+                          f"{model.facts.database}: they share it, though the manifest gives them different databases")

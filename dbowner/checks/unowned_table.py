@@ -1,4 +1,5 @@
-from .base import Hit, check
+from ..livefacts import RELATIONS
+from .base import Hit, catalog_location, check, live_check
 
 
 @check("unowned-table")
@@ -13,3 +14,16 @@ def unowned_table(og):
                       table=ra.key.display,
                       message=f"{ra.key.display} is not owned by any service in the manifest "
                               f"({info.statement.kind.upper()} in {info.service or 'unassigned code'})")
+
+
+@live_check("unowned-table", needs=(RELATIONS,))
+def live_unowned_table(model):
+    for rel in model.facts.relations:
+        if rel.partition_of:
+            continue   # a partition is judged with its parent table
+        if model.owner_of(rel.schema, rel.name).kind != "unowned":
+            continue
+        yield Hit(catalog_location(rel.schema, rel.name), 1, service=model.service_of_role(rel.owner_role) or "",
+                  table=rel.display,
+                  message=f"{rel.kind} {rel.display} exists in database {model.facts.database} but no service "
+                          f"in the manifest owns it (its owner role is {rel.owner_role})")

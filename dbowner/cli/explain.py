@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
+import yaml
 from rich.table import Table
 from rich.text import Text
 
@@ -55,3 +56,7 @@ def explain(rule: str | None, list_all: bool, fmt: str) -> None:
         for fname, content in ex.get("files", {}).items():
             out.print(Text(f"# {fname}", style="dim"))
             out.print(Text(content.rstrip()))
+        if ex.get("database"):     # a live rule's example: what the database's catalog holds
+            out.print(Text("# the database (as `dbowner verify --format json` shows it under live.facts)",
+                           style="dim"))
+            out.print(Text(yaml.safe_dump(ex["database"], sort_keys=False, default_flow_style=None).rstrip()))

@@ -143,6 +143,7 @@ def _build(path: Path, data: dict, lines: dict) -> Manifest:
             tables=tuple(TablePattern.parse(t) for t in spec.get("tables", [])),
             reads=tuple(TablePattern.parse(t) for t in spec.get("reads", [])),
             event_store=tuple(TablePattern.parse(t) for t in spec.get("event_store", [])),
+            roles=tuple(spec.get("roles", [])),
         )
     sagas = {
         name: SagaSpec(
@@ -179,6 +180,14 @@ def _semantic_problems(m: Manifest, shown: str) -> list[str]:
                     problems.append(f"{shown}:{m.line_of('services', svc.name, field_name, i)}: "
                                     f"services.{svc.name}.{field_name}[{i}]: '{pat.text}' is not a table "
                                     "name (expected table, schema.table or a glob)")
+    role_owner: dict[str, str] = {}
+    for svc in m.services.values():
+        for i, role in enumerate(svc.roles):
+            other = role_owner.setdefault(role, svc.name)
+            if other != svc.name or svc.roles.index(role) != i:
+                taken = "is listed twice" if other == svc.name else f"is already a role of service {other}"
+                problems.append(f"{shown}:{m.line_of('services', svc.name, 'roles', i)}: "
+                                f"services.{svc.name}.roles[{i}]: role '{role}' {taken}")
     for saga in m.sagas.values():
         for i, step in enumerate(saga.steps):
             for role in ("action", "compensation"):

@@ -32,6 +32,7 @@ class Service:
     tables: tuple[TablePattern, ...] = ()
     reads: tuple[TablePattern, ...] = ()
     event_store: tuple[TablePattern, ...] = ()
+    roles: tuple[str, ...] = ()          # database roles it connects as (dbowner verify)
 
     @property
     def owned(self) -> tuple[TablePattern, ...]:

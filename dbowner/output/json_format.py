@@ -1,4 +1,5 @@
-"""`--format json`: {"findings": [...], "diagnostics": [...], "summary": {...}}, sorted and stable."""
+"""`--format json`: {"findings": [...], "diagnostics": [...], "summary": {...}}, sorted and stable;
+`dbowner verify` adds "live" (see README, "verify's JSON")."""
 from __future__ import annotations
 
 import json
@@ -15,4 +16,7 @@ def render_json(analysis: Analysis) -> str:
         "diagnostics": [d.to_dict() for d in analysis.diagnostics],
         "summary": summary(analysis),
     }
+    live = getattr(analysis, "live", None)   # `dbowner verify`: what the live database showed
+    if live:
+        doc["live"] = live
     return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -76,7 +76,27 @@ def _print_summary(analysis: Analysis, console: Console) -> None:
                     style="bold red" if s["errors"] else ("yellow" if s["warnings"] else "bold green"))
                if s["findings"] else Text("No ownership violations found.", style="bold green"))
     console.print(verdict)
+    live = getattr(analysis, "live", None)
+    if live:
+        console.print(Text(live_line(live), style="dim"))
+        return
     console.print(Text(
         f"{files['analysed']} file(s) analysed in {len(analysis.manifest.services)} service(s); "
         f"{files['skipped']} skipped; {files['outside_services']} outside every service (not analysed); "
         f"{files['excluded']} path(s) excluded by the manifest", style="dim"))
+
+
+def live_line(live: dict) -> str:
+    """`dbowner verify`'s closing line: what was read from the database and what could not be."""
+    n = len(live["facts"]["relations"])
+    rt = live["runtime"]
+    unread = [src["name"] for src in live["sources"] if not src["read"]]
+    text = (f"database {live['database']} (PostgreSQL {live['server_version']}, as {live['connected_as']}): "
+            f"{n} relation(s); {rt['statements']} statement(s) from pg_stat_statements run by service roles "
+            f"({rt['calls']} call(s))")
+    others = sum(r["statements"] for r in rt["unattributed_roles"])
+    if others:
+        text += f", {others} by roles of no service (not judged)"
+    if unread:
+        text += f"; not read: {', '.join(unread)} (see the check-skipped diagnostics)"
+    return text
