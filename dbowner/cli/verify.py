@@ -6,15 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from ..exit_codes import ExitCode
 from ..introspect import IntrospectError, collect
-from ..model import Severity
-from ..output import FORMATS, render
 from ..verify import select_verify_rules, verify as verify_facts
 from . import main
-from .common import console, guard, load, manifest_option, path_argument, split_list
+from .common import guard, load, manifest_option, path_argument, split_list
+from .output_options import ReportOptions, emit, report_options
 
 
 @main.command()
@@ -25,18 +23,16 @@ from .common import console, guard, load, manifest_option, path_argument, split_
 @click.option("--dsn-env", metavar="VAR", help="Read the connection string from environment variable VAR.")
 @click.option("--database", "logical_database", metavar="NAME",
               help="This database's name in the manifest (services.*.database). Default: its own name.")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@report_options
 @click.option("--select", multiple=True, metavar="RULES",
               help="Only these rules (codes, code prefixes or names; comma-separated or repeated).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (codes, code prefixes or names).")
-@click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file instead of standard output.")
 @click.option("--statement-timeout", type=click.IntRange(1, 3600), default=30, show_default=True, metavar="SECONDS",
               help="Cancel any catalog query that runs longer.")
 @guard
 def verify(path: Path, manifest_file: Path | None, dsn: str | None, dsn_env: str | None,
-           logical_database: str | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...],
-           output_file: Path | None, statement_timeout: int) -> None:
+           logical_database: str | None, report: ReportOptions, select: tuple[str, ...], ignore: tuple[str, ...],
+           statement_timeout: int) -> None:
     """Check the live PostgreSQL database at --dsn against PATH's dbowner.yaml: tables nobody owns,
     tables the manifest names but the database lacks, cross-service foreign keys, views and grants,
     and the statements pg_stat_statements saw each service's roles run. Read-only. Exit 0 clean,
@@ -50,17 +46,7 @@ def verify(path: Path, manifest_file: Path | None, dsn: str | None, dsn_env: str
         click.echo(f"dbowner: {e}", err=True)
         sys.exit(ExitCode.USAGE)
     analysis = verify_facts(manifest, facts, rules, database=logical_database)
-    if output_file is None:
-        render(fmt, analysis, console())
-    else:
-        try:
-            with output_file.open("w", encoding="utf-8") as fh:
-                render(fmt, analysis, Console(file=fh, highlight=False, soft_wrap=True, width=200,
-                                              color_system=None))
-        except OSError as e:
-            _usage(f"cannot write {output_file}: {e.strerror or e}")
-    failed = any(f.severity is Severity.ERROR for f in analysis.findings)
-    sys.exit(ExitCode.FINDINGS if failed else ExitCode.CLEAN)
+    sys.exit(emit(analysis, report))
 
 
 def _conninfo(dsn: str | None, dsn_env: str | None) -> str:
