@@ -121,6 +121,31 @@ class Diagnostic:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """A `dbowner: ignore[...]` comment. It covers findings on lines start_line..end_line (the
+    comment's line, or every line of the Python statement it sits in); ``file_level``: the whole file."""
+
+    line: int                    # line of the comment itself
+    rules: tuple[str, ...]       # as written in the brackets, lower-cased: rule names or codes
+    reason: str = ""             # text after the brackets; "" when none was given
+    file_level: bool = False     # `ignore-file[...]`
+    start_line: int = 0
+    end_line: int = 0
+
+    def covers(self, line: int) -> bool:
+        return self.file_level or self.start_line <= line <= self.end_line
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rules"] = list(self.rules)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Suppression":
+        return Suppression(**{**d, "rules": tuple(d["rules"])})
+
+
 @dataclass
 class FileFacts:
     """Everything extraction learned from one file. Pure function of (path, bytes, options)."""
@@ -130,6 +155,7 @@ class FileFacts:
     transactions: list[Transaction] = field(default_factory=list)
     two_phase: list[TwoPhaseUse] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +164,7 @@ class FileFacts:
             "transactions": [t.to_dict() for t in self.transactions],
             "two_phase": [t.to_dict() for t in self.two_phase],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "suppressions": [s.to_dict() for s in self.suppressions],
         }
 
     @staticmethod
@@ -148,6 +175,7 @@ class FileFacts:
             transactions=[Transaction(**t) for t in d["transactions"]],
             two_phase=[TwoPhaseUse(**t) for t in d["two_phase"]],
             diagnostics=[Diagnostic(**x) for x in d["diagnostics"]],
+            suppressions=[Suppression.from_dict(x) for x in d.get("suppressions", [])],
         )
 
 

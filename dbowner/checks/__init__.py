@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (importing registers the checks)
     cross_service_write, event_store_mutation, manifest_conflict, shared_database, two_phase_commit,
     unowned_table,
 )
+from . import suppression_without_reason, unused_suppression  # noqa: F401  (applied in dbowner.policy)
 from .base import REGISTRY, Hit, check
 
 __all__ = ["REGISTRY", "Hit", "check", "run_checks", "registered_rules"]
