@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..analysis import analyze, select_rules
+from ..analysis import analyze, resolve_settings
 from ..exit_codes import ExitCode
-from ..model import Severity
 from ..output import FORMATS, render
 from . import main
 from .common import console, guard, load, manifest_option, path_argument, split_list
+from .policy_actions import read_baseline, run_add_suppressions, run_update_baseline
 
 
 @main.command()
@@ -19,14 +19,36 @@ from .common import console, guard, load, manifest_option, path_argument, split_
 @manifest_option
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
 @click.option("--select", multiple=True, metavar="RULES",
-              help="Only these rules (codes, code prefixes or names; comma-separated or repeated).")
+              help="Only these rules (codes, code prefixes or names; comma-separated or repeated). "
+                   "Replaces the manifest's rules.select and rules.ignore.")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (codes, code prefixes or names).")
+@click.option("--severity", multiple=True, metavar="RULE=LEVEL",
+              help="Set a rule's severity: error, warning or info (wins over rules.severity).")
+@click.option("--require-reasons/--no-require-reasons", default=None,
+              help="Report suppression comments without a reason (overrides rules.require_reasons).")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline file to use or update (default: dbowner-baseline.yaml beside the manifest).")
+@click.option("--no-baseline", is_flag=True, help="Ignore the baseline: report every finding.")
+@click.option("--update-baseline", is_flag=True,
+              help="Write the baseline so that it accepts exactly the current findings, then report.")
+@click.option("--add-suppressions", is_flag=True,
+              help="Add a 'dbowner: ignore[...] TODO: reason' comment for every current finding, then exit.")
 @guard
-def check(path: Path, manifest_file: Path | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+def check(path: Path, manifest_file: Path | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...],
+          severity: tuple[str, ...], require_reasons: bool | None, baseline_file: Path | None, no_baseline: bool,
+          update_baseline: bool, add_suppressions: bool) -> None:
     """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config."""
+    if update_baseline and (no_baseline or add_suppressions):
+        raise click.UsageError("--update-baseline cannot be combined with --no-baseline or --add-suppressions")
     manifest = load(path, manifest_file)
-    rules = select_rules(split_list(select), split_list(ignore))
-    analysis = analyze(manifest, rules)
+    settings = resolve_settings(manifest.rules, split_list(select), split_list(ignore), split_list(severity),
+                                require_reasons)
+    if update_baseline:
+        analysis = run_update_baseline(manifest, settings, baseline_file)
+    else:
+        baseline = read_baseline(manifest, baseline_file, no_baseline)
+        if add_suppressions:
+            run_add_suppressions(manifest, settings, baseline)
+        analysis = analyze(manifest, settings=settings, baseline=baseline)
     render(fmt, analysis, console())
-    failed = any(f.severity is Severity.ERROR for f in analysis.findings)
-    sys.exit(ExitCode.FINDINGS if failed else ExitCode.CLEAN)
+    sys.exit(ExitCode.FINDINGS if analysis.failed else ExitCode.CLEAN)

@@ -18,8 +18,8 @@ from ..model import Diagnostic, Suppression
 
 _QUICK = re.compile(r"dbowner\s*:", re.I)
 _PY_DIRECTIVE = re.compile(r"#\s*dbowner\s*:", re.I)
-_SQL_DIRECTIVE = re.compile(r"--[ \t]*dbowner\s*:([^\n]*)", re.I)
-_YAML_DIRECTIVE = re.compile(r"(?:^|[ \t])#[ \t]*dbowner\s*:([^\n]*)", re.I)
+_SQL_DIRECTIVE = re.compile(r"--[ \t]*dbowner[ \t]*:", re.I)
+_YAML_DIRECTIVE = re.compile(r"(?:^|(?<=[ \t]))#[ \t]*dbowner[ \t]*:", re.I | re.M)
 _BODY = re.compile(r"\s*(ignore-file|ignore)\s*\[([^\]]*)\](.*)\Z", re.I | re.S)
 _RULE_TOKEN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 # Where a reason ends: another tool's pragma in the same comment (`# noqa`, `# type: ignore`).
@@ -131,9 +131,14 @@ def _py_directives(comment: str, line: int) -> list[tuple[int, str]]:
 
 def _line_comments(text: str, directive: re.Pattern, header_end: int) -> list[_Found]:
     found = []
-    for m in directive.finditer(text):
+    matches = list(directive.finditer(text))
+    for i, m in enumerate(matches):
+        eol = text.find("\n", m.end())
+        stop = len(text) if eol < 0 else eol
+        if i + 1 < len(matches) and matches[i + 1].start() < stop:
+            stop = matches[i + 1].start()      # a second directive on the same line
         line = text.count("\n", 0, m.start()) + 1
-        found.append((line, line, line, m.group(1), m.start() < header_end))
+        found.append((line, line, line, text[m.end():stop], m.start() < header_end))
     return found
 
 
