@@ -256,3 +256,28 @@ def test_bad_comment_is_a_diagnostic_and_the_finding_stays(make_repo):
     a = run(make_repo, {"services/orders/a.py": READ_PY.format(comment="  # dbowner: ignore cross-service-read")})
     assert reported(a) == [("cross-service-read", "services/orders/a.py", 2)]
     assert [(d.path, d.line, d.kind) for d in a.diagnostics] == [("services/orders/a.py", 2, "bad-suppression")]
+
+
+def test_text_and_json_summaries_count_suppressed_findings(make_repo):
+    import json
+    import subprocess
+    import sys
+    root = make_repo({"dbowner.yaml": MANIFEST,
+                      "services/orders/a.py": READ_PY.format(comment="  # dbowner: ignore[DBO101]"),
+                      "services/orders/b.sql": "SELECT 1 FROM customers; -- dbowner: ignore[DBO101] agreed\n"
+                                               "DELETE FROM customers;\n"})
+
+    def check(*args):
+        return subprocess.run([sys.executable, "-m", "dbowner", "check", *args], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+
+    proc = check()
+    assert proc.returncode == 1
+    assert "1 error(s), 0 warning(s); 2 suppressed (1 without a reason)" in proc.stdout
+    doc = json.loads(check("--format", "json").stdout)
+    assert [f["name"] for f in doc["findings"]] == ["cross-service-write"]
+    assert [(s["path"], s["line"], s["suppression"]) for s in doc["suppressed"]] == [
+        ("services/orders/a.py", 2, {"line": 2, "file_level": False, "reason": None}),
+        ("services/orders/b.sql", 1, {"line": 1, "file_level": False, "reason": "agreed"})]
+    assert (doc["summary"]["suppressed"], doc["summary"]["suppressed_without_reason"]) == (2, 1)
+    assert doc["baselined"] == [] and doc["stale_baseline"] == []

@@ -47,7 +47,10 @@ def run_update_baseline(manifest: Manifest, settings: RuleSettings, option: Path
     analysis = analyze(manifest, settings=settings)
     baseline = update_baseline(analysis.findings, previous, settings)
     baseline.display = shown(path, manifest)
-    write_baseline(path, baseline)
+    try:
+        write_baseline(path, baseline)
+    except OSError as e:
+        raise BaselineError([f"{baseline.display}: cannot write the baseline: {e.strerror or e}"]) from None
     before = previous.counts if previous else {}
     added = sum(max(0, n - before.get(k, 0)) for k, n in baseline.counts.items())
     removed = sum(max(0, n - baseline.counts.get(k, 0)) for k, n in before.items())
