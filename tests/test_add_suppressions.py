@@ -2,11 +2,14 @@
 those findings as suppressed."""
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from pathlib import Path
+from types import SimpleNamespace
+
+from click.testing import CliRunner
 
 from dbowner.analysis import analyze
+from dbowner.cli import main
 from dbowner.manifest import load_manifest
 from dbowner.policy.add_suppressions import add_suppressions
 
@@ -113,9 +116,15 @@ def repo(make_repo) -> Path:
     return root
 
 
-def dbowner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dbowner", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+def dbowner(*args: str, cwd: Path) -> SimpleNamespace:
+    """Run the dbowner command line in-process (as a user would, from `cwd`), quicker than a subprocess."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def test_comments_go_where_they_cover_the_finding_and_nothing_else_changes(make_repo):

@@ -1,13 +1,13 @@
 """Rule configuration: the manifest's `rules:` section and the command-line options over it."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from dbowner.analysis import SelectionError, analyze, resolve_settings
+from dbowner.cli import main
 from dbowner.manifest import ManifestError, RulesConfig, load_manifest
 from dbowner.model import Severity
 
@@ -131,8 +131,7 @@ def test_severity_option_changes_the_exit_status(make_repo):
     root = make_repo({"dbowner.yaml": SERVICES, **FILES})
 
     def check(*args: str) -> int:
-        return subprocess.run([sys.executable, "-m", "dbowner", "check", *args], cwd=root, capture_output=True,
-                              text=True, timeout=120).returncode
+        return CliRunner().invoke(main, ["check", str(root), *args], catch_exceptions=False).exit_code
 
     assert check() == 1
     assert check("--severity", "DBO101=warning,DBO102=warning") == 0

@@ -260,19 +260,20 @@ def test_bad_comment_is_a_diagnostic_and_the_finding_stays(make_repo):
 
 def test_text_and_json_summaries_count_suppressed_findings(make_repo):
     import json
-    import subprocess
-    import sys
+
+    from click.testing import CliRunner
+
+    from dbowner.cli import main
     root = make_repo({"dbowner.yaml": MANIFEST,
                       "services/orders/a.py": READ_PY.format(comment="  # dbowner: ignore[DBO101]"),
                       "services/orders/b.sql": "SELECT 1 FROM customers; -- dbowner: ignore[DBO101] agreed\n"
                                                "DELETE FROM customers;\n"})
 
     def check(*args):
-        return subprocess.run([sys.executable, "-m", "dbowner", "check", *args], cwd=root, capture_output=True,
-                              text=True, timeout=120)
+        return CliRunner().invoke(main, ["check", str(root), *args], catch_exceptions=False)
 
     proc = check()
-    assert proc.returncode == 1
+    assert proc.exit_code == 1
     assert "1 error(s), 0 warning(s); 2 suppressed (1 without a reason)" in proc.stdout
     doc = json.loads(check("--format", "json").stdout)
     assert [f["name"] for f in doc["findings"]] == ["cross-service-write"]
