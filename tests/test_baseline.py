@@ -241,3 +241,17 @@ def test_baseline_options(make_repo):
     bad = dbowner("check", cwd=root)
     assert bad.returncode == 2 and bad.stderr.startswith("dbowner: dbowner-baseline.yaml:3: invalid YAML")
     assert "Traceback" not in bad.stderr
+
+
+def test_findings_about_suppression_comments_are_never_baselined(make_repo):
+    root = make_repo({"dbowner.yaml": MANIFEST + "rules:\n  require_reasons: true\n",
+                      "services/orders/r.sql": "SELECT * FROM customers; -- dbowner: ignore[DBO101]\n"
+                                               "SELECT 1; -- dbowner: ignore[DBO102] fixed long ago\n"})
+    m = load_manifest(root / "dbowner.yaml")
+    settings = resolve_settings(m.rules)
+    a = analyze(m, settings=settings)
+    assert sorted(f.name for f in a.findings) == ["suppression-without-reason", "unused-suppression"]
+    assert update_baseline(a.findings, None, settings).counts == {}
+    hand_written = Baseline({key(rule="unused-suppression", table=""): 1})
+    new, baselined, stale = apply_baseline(a.findings, hand_written, settings)
+    assert len(new) == 2 and baselined == [] and len(stale) == 1

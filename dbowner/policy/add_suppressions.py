@@ -22,10 +22,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..model import Finding
 from .atomic import write_atomic
-from .suppressions import REASONLESS, UNUSED
+from .suppressions import ABOUT_COMMENTS
 
 PLACEHOLDER_REASON = "TODO: reason"
-NOT_SUPPRESSIBLE = frozenset({UNUSED, REASONLESS})   # comments about comments: fix the comment instead
 
 
 @dataclass
@@ -45,7 +44,7 @@ def add_suppressions(root: Path, findings: Iterable[Finding]) -> AddReport:
     report = AddReport()
     by_path: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for f in findings:
-        if f.name in NOT_SUPPRESSIBLE:
+        if f.name in ABOUT_COMMENTS:
             continue
         by_path[f.path][f.line].add(f.name)
     for path in sorted(by_path):

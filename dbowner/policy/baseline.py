@@ -5,6 +5,8 @@ a file does not churn the baseline. A finding covered by an entry is *baselined*
 a failure). Findings beyond an entry's count are new; an entry with more count than findings is
 *stale*, and stale entries fail the check until `--update-baseline` shrinks the file. Entries of
 rules that did not run (not selected, or switched off for the path) are neither stale nor dropped.
+Findings about suppression comments (unused-suppression, suppression-without-reason) are never
+baselined: the fix is to edit the comment.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..manifest.yaml_lines import YamlError, load_with_lines
 from ..model import Finding
 from .atomic import write_atomic
 from .settings import RuleSettings
+from .suppressions import ABOUT_COMMENTS
 
 BASELINE_NAME = "dbowner-baseline.yaml"
 HEADER = """\
@@ -93,9 +96,12 @@ def apply_baseline(findings: Iterable[Finding], baseline: Baseline,
     """(new findings, baselined findings, stale entries). For each key the first `count`
     findings (in path/line order) are baselined and the rest are new."""
     groups: dict[BaselineKey, list[Finding]] = defaultdict(list)
-    for f in findings:
-        groups[BaselineKey.of(f)].append(f)
     new, baselined = [], []
+    for f in findings:
+        if f.name in ABOUT_COMMENTS:
+            new.append(f)
+        else:
+            groups[BaselineKey.of(f)].append(f)
     for key, group in groups.items():
         group.sort(key=Finding.sort_key)
         allowed = baseline.counts.get(key, 0)
@@ -118,7 +124,7 @@ def apply_baseline(findings: Iterable[Finding], baseline: Baseline,
 
 def update_baseline(findings: Iterable[Finding], previous: Baseline | None, settings: RuleSettings) -> Baseline:
     """The baseline accepting exactly `findings`, keeping the previous entries of rules that did not run."""
-    counts = Counter(BaselineKey.of(f) for f in findings)
+    counts = Counter(BaselineKey.of(f) for f in findings if f.name not in ABOUT_COMMENTS)
     for key, n in (previous.counts.items() if previous else ()):
         if lookup(key.rule) is not None and not settings.runs(key.rule, key.path):
             counts[key] = n

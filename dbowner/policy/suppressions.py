@@ -19,6 +19,8 @@ from .settings import RuleSettings
 
 UNUSED = "unused-suppression"
 REASONLESS = "suppression-without-reason"
+# Findings about the comments themselves: fixed by editing the comment, never suppressed or baselined.
+ABOUT_COMMENTS = frozenset({UNUSED, REASONLESS})
 
 
 @dataclass(frozen=True)
