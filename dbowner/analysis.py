@@ -1,4 +1,5 @@
-"""The pipeline in one place: manifest -> discover -> extract -> graph -> checks."""
+"""The pipeline in one place: manifest -> discover -> extract -> graph -> checks -> policy (settings,
+suppressions, baseline)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
