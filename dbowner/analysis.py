@@ -1,17 +1,22 @@
-"""The pipeline in one place: manifest -> discover -> extract -> graph -> checks."""
+"""The pipeline in one place: manifest -> discover -> extract -> graph -> checks -> policy (settings,
+suppressions, baseline)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .catalog import RuleInfo, load_catalog
-from .checks import registered_rules, run_checks
+from .catalog import RuleInfo
+from .checks import run_checks
 from .discover import Discovery, discover
 from .extract import extract_file
+from .extract.suppressions import scan_suppressions
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
-from .model import Diagnostic, FileFacts, Finding
+from .model import Diagnostic, FileFacts, Finding, Severity
+from .policy import (  # noqa: F401  (SelectionError, select_rules: re-exported for the CLI)
+    Baseline, RuleSettings, SelectionError, StaleEntry, Suppressed, apply_baseline, apply_suppressions,
+    resolve_settings, select_rules,
+)
 
 
 @dataclass
@@ -19,40 +24,18 @@ class Analysis:
     manifest: Manifest
     discovery: Discovery
     graph: OwnershipGraph
-    findings: list[Finding]
+    findings: list[Finding]      # what to report and what fails: not suppressed, not baselined
     rules: list[RuleInfo]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressed: list[Suppressed] = field(default_factory=list)     # silenced by a comment
+    baselined: list[Finding] = field(default_factory=list)         # accepted by the baseline
+    stale_baseline: list[StaleEntry] = field(default_factory=list)  # baseline entries whose findings are gone
+    settings: RuleSettings | None = None
 
-
-class SelectionError(ValueError):
-    pass
-
-
-def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = (),
-                 universe: list[RuleInfo] | None = None) -> list[RuleInfo]:
-    """Rules after --select/--ignore (codes or names; a code prefix like DBO1 selects a group),
-    chosen among `universe` (default: the rules `check` runs)."""
-    rules = registered_rules() if universe is None else universe
-
-    def matches(token: str, selecting: bool = True) -> list[RuleInfo]:
-        t = token.strip().lower()
-        found = [r for r in rules if t == r.name or r.code.lower().startswith(t)]
-        if not found:
-            if any(t == r.name or r.code.lower().startswith(t) for r in load_catalog().values()):
-                if not selecting:
-                    return []    # ignoring a rule this command never runs is harmless
-                raise SelectionError(f"rule '{token}' is not checked by this command "
-                                     f"(see `dbowner explain {token.strip()}`)")
-            raise SelectionError(f"unknown rule '{token}' (see `dbowner explain --list`)")
-        return found
-
-    chosen = rules
-    sel = [s for s in select if s.strip()]
-    if sel:
-        wanted = {r.name for s in sel for r in matches(s)}
-        chosen = [r for r in rules if r.name in wanted]
-    dropped = {r.name for s in ignore if s.strip() for r in matches(s, selecting=False)}
-    return [r for r in chosen if r.name not in dropped]
+    @property
+    def failed(self) -> bool:
+        """Exit status 1: an error-severity finding, or a stale baseline entry."""
+        return bool(self.stale_baseline) or any(f.severity is Severity.ERROR for f in self.findings)
 
 
 def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
@@ -68,18 +51,51 @@ def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
     return facts
 
 
-def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None) -> Analysis:
-    rules = registered_rules() if rules is None else rules
+def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None, *, settings: RuleSettings | None = None,
+            baseline: Baseline | None = None) -> Analysis:
+    """Run the pipeline. `settings` default to the manifest's `rules:`; `rules`, when given,
+    replaces the rules they select. Suppression comments apply, then the baseline (if any)."""
+    settings = settings or resolve_settings(manifest.rules)
+    if rules is not None:
+        settings = replace(settings, rules=tuple(rules))
     discovery = discover(manifest)
     facts = extract_all(manifest, discovery)
     og = build_graph(manifest, discovery, facts)
-    findings = run_checks(og, rules)
+    findings = [settings.configure(f) for f in run_checks(og, settings.rules) if settings.runs(f.name, f.path)]
     diagnostics = list(discovery.diagnostics)
     for ff in facts:
         diagnostics.extend(ff.diagnostics)
     diagnostics.extend(_ambiguities(og))
+    suppressions = {ff.path: ff.suppressions for ff in facts if ff.suppressions}
+    manifest_suppressions, problems = _manifest_suppressions(manifest)
+    if manifest_suppressions:
+        suppressions[manifest.display_path] = manifest_suppressions
+    diagnostics.extend(problems)
     diagnostics.sort(key=lambda d: (d.path, d.line, d.kind, d.message))
-    return Analysis(manifest, discovery, og, findings, rules, diagnostics)
+    outcome = apply_suppressions(findings, suppressions, {ff.path: ff.statements for ff in facts}, settings,
+                                 og.service_of)
+    findings = sorted(outcome.kept + [settings.configure(f) for f in outcome.extra], key=Finding.sort_key)
+    suppressed = sorted(outcome.suppressed, key=lambda s: s.finding.sort_key())
+    analysis = Analysis(manifest, discovery, og, findings, list(settings.rules), diagnostics, suppressed,
+                        settings=settings)
+    return with_baseline(analysis, baseline) if baseline is not None else analysis
+
+
+def with_baseline(analysis: Analysis, baseline: Baseline) -> Analysis:
+    """The analysis with `baseline` applied to its findings (which must not be baselined yet)."""
+    settings = analysis.settings or resolve_settings(analysis.manifest.rules)
+    new, baselined, stale = apply_baseline(analysis.findings, baseline, settings)
+    return replace(analysis, findings=sorted(new, key=Finding.sort_key),
+                   baselined=sorted(baselined, key=Finding.sort_key), stale_baseline=stale)
+
+
+def _manifest_suppressions(manifest: Manifest):
+    """`# dbowner: ignore[...]` comments in dbowner.yaml silence findings located there."""
+    try:
+        text = manifest.path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], []
+    return scan_suppressions(manifest.display_path, text)
 
 
 def _ambiguities(og: OwnershipGraph) -> list[Diagnostic]:

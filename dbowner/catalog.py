@@ -5,6 +5,9 @@ Codes, names, severities, summaries, rationale, hints and examples live there, s
 """
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,3 +61,21 @@ def lookup(code_or_name: str) -> RuleInfo | None:
         if key.lower() in (rule.name, rule.code.lower()):
             return rule
     return None
+
+
+_CODE_PREFIX = re.compile(r"dbo\d{0,3}\Z")
+
+
+def match_rules(selector: str, rules: Iterable[RuleInfo] | None = None) -> list[RuleInfo]:
+    """The rules a selector means: a name (cross-service-read), a code (DBO101) or a code prefix
+    (DBO1: every DBO1xx rule). Case-insensitive; [] when it means none."""
+    t = selector.strip().lower()
+    pool = list(load_catalog().values() if rules is None else rules)
+    return [r for r in pool if t == r.name or (_CODE_PREFIX.match(t) and r.code.lower().startswith(t))]
+
+
+def did_you_mean(selector: str) -> str:
+    """' (did you mean 'x'?)' for a misspelt rule name, else ''."""
+    names = [r.name for r in load_catalog().values()]
+    close = difflib.get_close_matches(selector.strip().lower(), names, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

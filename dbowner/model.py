@@ -162,6 +162,31 @@ class DeployUnit:
                           tuple(d.get("sources", ())))
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """A `dbowner: ignore[...]` comment. It covers findings on lines start_line..end_line (the
+    comment's line, or every line of the Python statement it sits in); ``file_level``: the whole file."""
+
+    line: int                    # line of the comment itself
+    rules: tuple[str, ...]       # as written in the brackets, lower-cased: rule names or codes
+    reason: str = ""             # text after the brackets; "" when none was given
+    file_level: bool = False     # `ignore-file[...]`
+    start_line: int = 0
+    end_line: int = 0
+
+    def covers(self, line: int) -> bool:
+        return self.file_level or self.start_line <= line <= self.end_line
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rules"] = list(self.rules)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Suppression":
+        return Suppression(**{**d, "rules": tuple(d["rules"])})
+
+
 @dataclass
 class FileFacts:
     """Everything extraction learned from one file. Pure function of (path, bytes, options)."""
@@ -173,6 +198,7 @@ class FileFacts:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     deploy_units: list[DeployUnit] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +209,7 @@ class FileFacts:
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "connections": [c.to_dict() for c in self.connections],
             "deploy_units": [u.to_dict() for u in self.deploy_units],
+            "suppressions": [s.to_dict() for s in self.suppressions],
         }
 
     @staticmethod
@@ -195,6 +222,7 @@ class FileFacts:
             diagnostics=[Diagnostic(**x) for x in d["diagnostics"]],
             connections=[Connection(**c) for c in d.get("connections", ())],
             deploy_units=[DeployUnit.from_dict(u) for u in d.get("deploy_units", ())],
+            suppressions=[Suppression.from_dict(x) for x in d.get("suppressions", [])],
         )
 
 

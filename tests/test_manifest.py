@@ -63,7 +63,7 @@ def test_unknown_key_suggests_the_right_one_with_line(make_repo):
 
 def test_unknown_top_level_key_lists_choices_when_nothing_is_close(make_repo):
     problems = errors_of(make_repo, "version: 1\nservices:\n  a:\n    paths: [x]\nzzz: 1\n")
-    assert problems == ["dbowner.yaml:5: zzz: unknown key 'zzz' (expected one of: dialect, exclude, sagas, "
+    assert problems == ["dbowner.yaml:5: zzz: unknown key 'zzz' (expected one of: dialect, exclude, rules, sagas, "
                         "services, version)"]
 
 

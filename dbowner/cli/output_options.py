@@ -94,8 +94,7 @@ def emit(analysis: Analysis, report: ReportOptions) -> ExitCode:
     if fmt == "gitlab" and analysis.diagnostics:
         click.echo(f"dbowner: {len(analysis.diagnostics)} file(s) or statement(s) could not be fully analysed "
                    "(GitLab's format has no place for them; --format json lists them)", err=True)
-    failed = any(f.severity is Severity.ERROR for f in analysis.findings)
-    return ExitCode.FINDINGS if failed and not report.exit_zero else ExitCode.CLEAN
+    return ExitCode.FINDINGS if analysis.failed and not report.exit_zero else ExitCode.CLEAN
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..filekinds import config_kind
 from ..model import Diagnostic, FileFacts
+from .suppressions import scan_suppressions
 
 BINARY_PROBE = 8192
 
@@ -37,4 +38,7 @@ def extract_file(path: str, data: bytes, *, dialect: str = "postgres") -> FileFa
                                                         f"dbowner failed on this file: {type(e).__name__}: {e}")])
     if decode_problem:
         facts.diagnostics.insert(0, decode_problem)
+    facts.suppressions, problems = scan_suppressions(path, text)
+    if problems:
+        facts.diagnostics = sorted(facts.diagnostics + problems, key=lambda d: d.line)
     return facts

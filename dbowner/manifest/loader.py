@@ -10,7 +10,8 @@ from typing import Any
 
 import jsonschema
 
-from .model import Manifest, SagaSpec, SagaStepRef, Service, TablePattern
+from ..catalog import did_you_mean, match_rules
+from .model import Manifest, RulesConfig, SagaSpec, SagaStepRef, Service, TablePattern
 from .yaml_lines import YamlError, load_with_lines
 
 MANIFEST_NAMES = ("dbowner.yaml", "dbowner.yml")
@@ -107,6 +108,9 @@ def _describe(err: jsonschema.ValidationError, path: tuple, lines: dict, shown: 
         return [f"{shown}:{line}: {where}: {err.instance!r} is not of the form {err.schema['description']}"]
     if err.validator == "pattern":
         return [f"{shown}:{line}: {where}: invalid name {err.instance!r}"]
+    if err.validator == "enum":
+        return [f"{shown}:{line}: {where}: expected one of {', '.join(map(str, err.validator_value))}, "
+                f"got {_kind(err.instance)}"]
     if err.validator == "minItems":
         return [f"{shown}:{line}: {where}: must not be empty"]
     if err.validator == "minProperties":
@@ -154,8 +158,15 @@ def _build(path: Path, data: dict, lines: dict) -> Manifest:
         )
         for name, spec in (data.get("sagas") or {}).items()
     }
+    rules = data.get("rules") or {}
+    config = RulesConfig(
+        select=tuple(rules.get("select", [])), ignore=tuple(rules.get("ignore", [])),
+        severity=tuple((k, v) for k, v in (rules.get("severity") or {}).items()),
+        require_reasons=bool(rules.get("require_reasons", False)),
+        per_path_ignores=tuple((glob, tuple(sel)) for glob, sel in (rules.get("per_path_ignores") or {}).items()),
+    )
     return Manifest(path=path, dialect=data.get("dialect", "postgres"), exclude=tuple(data.get("exclude", [])),
-                    services=services, sagas=sagas, lines=lines)
+                    services=services, sagas=sagas, lines=lines, rules=config)
 
 
 def _semantic_problems(m: Manifest, shown: str) -> list[str]:
@@ -188,6 +199,7 @@ def _semantic_problems(m: Manifest, shown: str) -> list[str]:
                 taken = "is listed twice" if other == svc.name else f"is already a role of service {other}"
                 problems.append(f"{shown}:{m.line_of('services', svc.name, 'roles', i)}: "
                                 f"services.{svc.name}.roles[{i}]: role '{role}' {taken}")
+    problems.extend(_rules_problems(m, shown))
     for saga in m.sagas.values():
         for i, step in enumerate(saga.steps):
             for role in ("action", "compensation"):
@@ -195,4 +207,24 @@ def _semantic_problems(m: Manifest, shown: str) -> list[str]:
                 if ref and not (m.root / ref.split(":", 1)[0]).is_file():
                     problems.append(f"{shown}:{m.line_of('sagas', saga.name, 'steps', i, role)}: "
                                     f"sagas.{saga.name}.steps[{i}].{role}: file '{ref.split(':', 1)[0]}' does not exist")
+    return problems
+
+
+def _rules_problems(m: Manifest, shown: str) -> list[str]:
+    """Every rule selector in `rules:` must name at least one rule."""
+    problems = []
+
+    def check(selector: str, *keypath: Any) -> None:
+        if not match_rules(selector):
+            problems.append(f"{shown}:{m.line_of(*keypath)}: {_where(keypath)}: unknown rule '{selector}'"
+                            f"{did_you_mean(selector)} (see `dbowner explain --list`)")
+
+    for key in ("select", "ignore"):
+        for i, selector in enumerate(getattr(m.rules, key)):
+            check(selector, "rules", key, i)
+    for selector, _ in m.rules.severity:
+        check(selector, "rules", "severity", selector)
+    for glob, selectors in m.rules.per_path_ignores:
+        for i, selector in enumerate(selectors):
+            check(selector, "rules", "per_path_ignores", glob, i)
     return problems

@@ -54,6 +54,17 @@ class SagaSpec:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class RulesConfig:
+    """The manifest's `rules:` section, as written (selectors are rule names, codes or code prefixes)."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: tuple[tuple[str, str], ...] = ()            # (selector, error|warning|info), in file order
+    require_reasons: bool = False
+    per_path_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (glob, selectors), in file order
+
+
 @dataclass
 class Manifest:
     path: Path                       # the dbowner.yaml file
@@ -62,6 +73,7 @@ class Manifest:
     services: dict[str, Service] = field(default_factory=dict)
     sagas: dict[str, SagaSpec] = field(default_factory=dict)
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    rules: RulesConfig = field(default_factory=RulesConfig)
 
     @property
     def root(self) -> Path:

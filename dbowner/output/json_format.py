@@ -1,4 +1,5 @@
-"""`--format json`: {"findings": [...], "diagnostics": [...], "summary": {...}}, sorted and stable;
+"""`--format json`: {"findings": [...], "diagnostics": [...], "suppressed": [...], "baselined": [...],
+"stale_baseline": [...], "summary": {...}}, sorted and stable. "findings" holds only what is reported as new;
 `dbowner verify` adds "live" (see README, "verify's JSON")."""
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ def render_json(analysis: Analysis) -> str:
         "manifest": analysis.manifest.display_path,
         "findings": [f.to_dict() for f in analysis.findings],
         "diagnostics": [d.to_dict() for d in analysis.diagnostics],
+        "suppressed": [s.to_dict() for s in analysis.suppressed],
+        "baselined": [f.to_dict() for f in analysis.baselined],
+        "stale_baseline": [e.to_dict() for e in analysis.stale_baseline],
         "summary": summary(analysis),
     }
     live = getattr(analysis, "live", None)   # `dbowner verify`: what the live database showed

@@ -42,4 +42,9 @@ def summary(analysis: Analysis) -> dict[str, Any]:
         },
         "diagnostics": len(analysis.diagnostics),
         "rules": [r.name for r in analysis.rules],
+        # not in "findings": silenced by comments, accepted by the baseline, baseline entries now fixed
+        "suppressed": len(analysis.suppressed),
+        "suppressed_without_reason": sum(1 for s in analysis.suppressed if not s.by.reason),
+        "baselined": len(analysis.baselined),
+        "stale_baseline": len(analysis.stale_baseline),
     }

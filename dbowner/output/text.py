@@ -71,10 +71,16 @@ def _print_summary(analysis: Analysis, console: Console) -> None:
             console.print(Text(f"  ... and {len(analysis.diagnostics) - MAX_DIAGNOSTICS_SHOWN} more "
                                "(all of them with --format json)", style="dim"))
         console.print()
+    _print_stale_baseline(analysis, console)
     files = s["files"]
-    verdict = (Text(f"{s['errors']} error(s), {s['warnings']} warning(s)",
-                    style="bold red" if s["errors"] else ("yellow" if s["warnings"] else "bold green"))
-               if s["findings"] else Text("No ownership violations found.", style="bold green"))
+    others = _not_reported(s)
+    if s["findings"]:
+        verdict = Text(f"{s['errors']} error(s), {s['warnings']} warning(s)",
+                       style="bold red" if s["errors"] else ("yellow" if s["warnings"] else "bold green"))
+        verdict.append(f"; {others}" if others else "", style="dim")
+    else:
+        verdict = Text(f"No new ownership violations; {others}." if others else "No ownership violations found.",
+                       style="bold red" if s["stale_baseline"] else "bold green")
     console.print(verdict)
     live = getattr(analysis, "live", None)
     if live:
@@ -100,3 +106,27 @@ def live_line(live: dict) -> str:
     if unread:
         text += f"; not read: {', '.join(unread)} (see the check-skipped diagnostics)"
     return text
+
+
+def _not_reported(s: dict) -> str:
+    """'3 suppressed (1 without a reason), 5 baselined' for findings not listed above."""
+    parts = []
+    if s["suppressed"]:
+        parts.append(f"{s['suppressed']} suppressed" + (f" ({s['suppressed_without_reason']} without a reason)"
+                                                         if s["suppressed_without_reason"] else ""))
+    if s["baselined"]:
+        parts.append(f"{s['baselined']} baselined")
+    if s["stale_baseline"]:
+        parts.append(f"{s['stale_baseline']} stale baseline entr{'y' if s['stale_baseline'] == 1 else 'ies'}")
+    return ", ".join(parts)
+
+
+def _print_stale_baseline(analysis: Analysis, console: Console) -> None:
+    if not analysis.stale_baseline:
+        return
+    console.print(Text(f"Stale baseline entries ({len(analysis.stale_baseline)}): these findings were fixed. "
+                       "Run `dbowner check --update-baseline` so the baseline shrinks.", style="bold red"))
+    for e in analysis.stale_baseline:
+        loc = f"{e.file}:{e.line}" if e.line else e.file
+        console.print(Text(f"  {loc}  {e.message}"))
+    console.print()
