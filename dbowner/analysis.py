@@ -62,9 +62,14 @@ def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
 
 
 def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None) -> Analysis:
-    rules = registered_rules() if rules is None else rules
     discovery = discover(manifest)
-    facts = extract_all(manifest, discovery)
+    return analyze_facts(manifest, discovery, extract_all(manifest, discovery), rules)
+
+
+def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFacts],
+                  rules: list[RuleInfo] | None = None) -> Analysis:
+    """Graph and checks over facts already extracted (here, or in other runs: `dbowner merge`)."""
+    rules = registered_rules() if rules is None else rules
     og = build_graph(manifest, discovery, facts)
     findings = run_checks(og, rules)
     diagnostics = list(discovery.diagnostics)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..analysis import analyze, select_rules
+from ..analysis import select_rules
 from ..exit_codes import ExitCode
 from ..model import Severity
 from ..output import FORMATS, render
 from . import main
-from .common import console, guard, load, manifest_option, path_argument, split_list
+from .common import analyse, console, guard, manifest_option, path_argument, split_list
 
 
 @main.command()
@@ -23,10 +23,11 @@ from .common import console, guard, load, manifest_option, path_argument, split_
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (codes, code prefixes or names).")
 @guard
 def check(path: Path, manifest_file: Path | None, fmt: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
-    """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config."""
-    manifest = load(path, manifest_file)
+    """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config.
+
+    PATH may also be a facts file written by `dbowner facts` or `dbowner merge`."""
     rules = select_rules(split_list(select), split_list(ignore))
-    analysis = analyze(manifest, rules)
+    analysis = analyse(path, manifest_file, rules)
     render(fmt, analysis, console())
     failed = any(f.severity is Severity.ERROR for f in analysis.findings)
     sys.exit(ExitCode.FINDINGS if failed else ExitCode.CLEAN)

@@ -56,10 +56,29 @@ def _matches(pattern: TablePattern, table: TableName) -> int:
     return 0
 
 
+GLOB_CHARS = frozenset("*?[")
+
+
 class Ownership:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self.services = manifest.services
+        # Index so a lookup scores only services that can own the name (estates of 1,000+ services):
+        # a service scores above 0 only through an entry matching the name or a schema it owns.
+        order = {name: i for i, name in enumerate(self.services)}
+        self._order = order
+        self._by_name: dict[str, set[str]] = {}
+        self._by_schema: dict[str, set[str]] = {}
+        self._with_globs: set[str] = set()
+        for svc in self.services.values():
+            for p in svc.owned:
+                if GLOB_CHARS & set(p.name):
+                    self._with_globs.add(svc.name)
+                else:
+                    self._by_name.setdefault(p.name, set()).add(svc.name)
+            for schema in svc.schemas:
+                self._by_schema.setdefault(schema, set()).add(svc.name)
+        self._resolved: dict[tuple[str, TableName], Resolution] = {}
 
     def _strength(self, svc: Service, table: TableName) -> int:
         best = max((_matches(p, table) for p in svc.owned), default=0)
@@ -69,8 +88,12 @@ class Ownership:
             best = 0   # `billing.orders` is not this service's bare `orders` when it lives in other schemas
         return best
 
+    def _possible(self, table: TableName) -> list[Service]:
+        names = self._with_globs | self._by_name.get(table.name, set()) | self._by_schema.get(table.schema, set())
+        return [self.services[n] for n in sorted(names, key=self._order.__getitem__)]
+
     def candidates(self, table: TableName) -> list[Service]:
-        scored = [(self._strength(s, table), s) for s in self.services.values()]
+        scored = [(self._strength(s, table), s) for s in self._possible(table)]
         top = max((score for score, _ in scored), default=0)
         if top == 0:
             return []
@@ -81,6 +104,13 @@ class Ownership:
         return found
 
     def resolve(self, service: str | None, table: TableName) -> Resolution:
+        key = (service or "", table)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(service, table)
+        return found
+
+    def _resolve(self, service: str | None, table: TableName) -> Resolution:
         if DYNAMIC.search(table.name) or DYNAMIC.search(table.schema):
             return Resolution("dynamic")
         if table.schema in SYSTEM_SCHEMAS or table.name in SYSTEM_TABLES or (
