@@ -4,8 +4,9 @@ The merged estate is analysed as if each repository were checked out in a folder
 every path gains the prefix ``<repository>/``. The services are the union of the repositories'
 manifests; a service defined differently in two repositories is a ``manifest-conflict`` (the
 union of its entries is used). An org manifest, when given, is the manifest of that merged tree:
-its services replace the repositories' definitions of the same name, and its ``paths`` (such as
-``payments-repo/**``) reassign files; a file they do not match keeps its repository's service.
+only its services own tables, schemas and event stores, and its ``paths`` (such as
+``payments-repo/**``) reassign files. A file they do not match keeps its repository's service,
+which then keeps its paths, database and reads from its repository but owns nothing.
 """
 from __future__ import annotations
 
@@ -117,13 +118,15 @@ def _merge(repos: list[RepoFacts], org: Manifest | None, org_dict: dict[str, Any
             if name in from_org:
                 continue
             mine = replace(svc, paths=tuple(f"{r.name}/{p}" for p in svc.paths))
+            if org is not None:     # the org manifest alone says who owns what
+                mine = replace(mine, tables=(), schemas=(), event_store=())
             if name not in manifest.services:
                 manifest.services[name] = mine
                 manifest.origins[name] = where
                 first_repo[name] = r
                 _copy_lines(manifest, r.manifest, ("services", name))
                 continue
-            differ = [f for f in OWNERSHIP_FIELDS if _norm(getattr(manifest.services[name], f)) != _norm(getattr(svc, f))]
+            differ = [f for f in OWNERSHIP_FIELDS if _norm(getattr(manifest.services[name], f)) != _norm(getattr(mine, f))]
             if differ:
                 conflicts.append((name, first_repo[name], r, differ))
             manifest.services[name] = _union(manifest.services[name], mine)
@@ -132,6 +135,10 @@ def _merge(repos: list[RepoFacts], org: Manifest | None, org_dict: dict[str, Any
             manifest.sagas[merged_name] = _prefixed_saga(saga, r.name, merged_name)
             _copy_lines(manifest, r.manifest, ("sagas", name), ("sagas", merged_name))
     discovery, files = _merge_files(repos, org)
+    if org is not None:     # repository services whose every file the org manifest took over
+        coding = {f.service for f in discovery.files}
+        for name in [n for n in manifest.services if n not in from_org and n not in coding]:
+            del manifest.services[name]
     return Estate(manifest, discovery, files, _conflict_findings(conflicts, rules), repos, org_dict)
 
 

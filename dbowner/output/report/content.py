@@ -39,6 +39,11 @@ class CrossEdge:
     rules: list[str]       # rule names of findings on this service/table, most severe first
     statements: int        # evidence count
     foreign_key: bool = False
+    source_table: TableInfo | None = None     # for a foreign key: the referencing table
+
+    @property
+    def source_label(self) -> str:
+        return self.source_table.name if self.source_table else self.source
 
     @property
     def rule(self) -> str:
@@ -152,7 +157,8 @@ def build_report(analysis: Analysis, sources: Path | None = None, title: str = "
                 cross.append(CrossEdge(svc, t, modes - {"owns"}, ordered(rules_on.get((svc, t.name), set())),
                                        evidence[(svc, node)]))
     for (u, v), n in fk.items():
-        cross.append(CrossEdge(u, by_node[v], {"references"}, ["cross-service-foreign-key"], n, foreign_key=True))
+        cross.append(CrossEdge(u, by_node[v], {"references"}, ["cross-service-foreign-key"], n, foreign_key=True,
+                               source_table=by_node[u]))
     cross.sort(key=lambda e: (e.source, e.table.name, e.table.database))
 
     excerpts = Excerpts(og, sources)

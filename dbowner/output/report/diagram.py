@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 
 from .content import CrossEdge, Report, TableInfo
 
-CARD_W = 220
+CARD_W = 210
 HEADER = 26
 ROW = 18
 PAD = 6
-GAP_X = 96
+GAP_X = 84
 GAP_Y = 44
 MARGIN = 16
 LEGEND_H = 34
-MAX_COLUMNS = 5
+MAX_COLUMNS = 4         # 4 columns fit a laptop screen (about 1,170 px)
 MAX_ROWS = 14          # table rows per card; the rest is summarised as "+ N more tables"
 MAX_CARDS = 60         # bigger estates: only services that take part in cross-service access
 LABEL_CHARS = 30
@@ -93,16 +93,20 @@ def _clip(text: str, n: int = LABEL_CHARS) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def _order(services: list[str], cross: list[CrossEdge]) -> list[str]:
-    """Services in breadth-first order over the coupling graph, heaviest first, so coupled cards sit close."""
+def _coupling(cross: list[CrossEdge]) -> Counter[tuple[str, str]]:
+    """Edges between services (a foreign key counts for the referencing table's owner)."""
     weight: Counter[tuple[str, str]] = Counter()
     for e in cross:
         owner = e.table.owner
-        src = e.source if not e.foreign_key else None
-        if src is None:
-            continue
-        if owner and owner != src:
+        src = e.source_table.owner if e.foreign_key and e.source_table else e.source
+        if src and owner and owner != src:
             weight[tuple(sorted((src, owner)))] += 1
+    return weight
+
+
+def _order(services: list[str], cross: list[CrossEdge]) -> list[str]:
+    """Services in breadth-first order over the coupling graph, heaviest first, so coupled cards sit close."""
+    weight = _coupling(cross)
     neighbours: dict[str, Counter[str]] = defaultdict(Counter)
     for (a, b), w in weight.items():
         neighbours[a][b] += w
@@ -126,6 +130,43 @@ def _order(services: list[str], cross: list[CrossEdge]) -> list[str]:
     return seen
 
 
+def _place(order: list[str], cross: list[CrossEdge], cols: int) -> list[str]:
+    """Improve the grid order by swapping cards while that shortens the coupling edges: an edge
+    costs its squared distance in grid cells, and more when it would jump over cards of its row."""
+    weight = _coupling(cross)
+    pairs = [(a, b, w) for (a, b), w in sorted(weight.items()) if a in order and b in order]
+    if not pairs or len(order) < 3:
+        return order
+    slot = {s: i for i, s in enumerate(order)}
+
+    def cost_of(a: str, b: str, w: int) -> float:
+        (ra, ca), (rb, cb) = divmod(slot[a], cols), divmod(slot[b], cols)
+        dr, dc = abs(ra - rb), abs(ca - cb)
+        return w * (dr * dr + dc * dc + (2 * (dc - 1) if dr == 0 and dc > 1 else 0))
+
+    touching: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for a, b, w in pairs:
+        touching[a].append((a, b, w))
+        touching[b].append((a, b, w))
+    for _ in range(4):                        # a few passes of first-improvement hill climbing
+        improved = False
+        for i, x in enumerate(order):
+            for y in order[i + 1:]:
+                edges = set(touching[x]) | set(touching[y])
+                if not edges:
+                    continue
+                before = sum(cost_of(*e) for e in edges)
+                slot[x], slot[y] = slot[y], slot[x]
+                if sum(cost_of(*e) for e in edges) < before:
+                    improved = True
+                else:
+                    slot[x], slot[y] = slot[y], slot[x]
+        order = sorted(order, key=slot.__getitem__)
+        if not improved:
+            break
+    return sorted(order, key=slot.__getitem__)
+
+
 def layout(report: Report) -> Diagram:
     services = report.services
     cross = [e for e in report.cross_edges if e.source in services or e.foreign_key]
@@ -141,16 +182,16 @@ def layout(report: Report) -> Diagram:
                 f"(the ownership matrix and the hotspots cover the rest).")
         services = [s for s in services if s in set(keep)]
         cross = [e for e in cross if (e.foreign_key or e.source in keep) and (e.table.owner in keep)]
-    ordered = _order(services, cross)
     owned: dict[str | None, list[TableInfo]] = defaultdict(list)
     for t in report.tables:
-        if t.owner in services or t.owner is None:
+        # unowned tables get a card of their own when some service touches them
+        if t.owner in services or (t.owner is None and report.usage.get(t.node)):
             owned[t.owner].append(t)
     incoming: dict[str, list[CrossEdge]] = defaultdict(list)
     for e in cross:
         incoming[e.table.node].append(e)
-    names = ordered + ([None] if owned.get(None) else [])
-    cols = max(1, min(MAX_COLUMNS, math.ceil(math.sqrt(len(names))) if names else 1))
+    cols = max(1, min(MAX_COLUMNS, math.ceil(math.sqrt(len(services) + (1 if owned.get(None) else 0)))))
+    names = _place(_order(services, cross), cross, cols) + ([None] if owned.get(None) else [])
 
     cards: list[Card] = []
     row_at: dict[str, tuple[Card, Row]] = {}
@@ -158,8 +199,6 @@ def layout(report: Report) -> Diagram:
     heights = []
     for i, name in enumerate(names):
         tables = owned.get(name, [])
-        if name is None:   # only unowned tables someone touches are worth a row
-            tables = [t for t in tables if report.usage.get(t.node)]
         touched = [t for t in tables if t.node in incoming]
         shown = touched + [t for t in tables if t.node not in incoming]
         extra = max(0, len(shown) - MAX_ROWS)
@@ -173,7 +212,8 @@ def layout(report: Report) -> Diagram:
         for t in shown:
             hits = incoming.get(t.node, [])
             tone = "hit" if any(e.rules for e in hits) else ("shared" if hits else "")
-            users = ", ".join(sorted(e.source if not e.foreign_key else f"FK from {e.source}" for e in hits))
+            users = ", ".join(sorted(e.source if not e.foreign_key else f"foreign key of {e.source_label}"
+                                     for e in hits))
             title = t.name + (f" ({t.database})" if t.database else "") + (f": also used by {users}" if users else "")
             row = Row(0, 0, _clip(t.name), title, tone)
             card.rows.append(row)
@@ -224,7 +264,7 @@ def layout(report: Report) -> Diagram:
         rules = ", ".join(e.rules) if e.rules else "declared in reads, no finding"
         edges.append(Edge(_curve(scard, sy, tcard, trow.y + ROW / 2), colour, markers.index(colour),
                           e.rule == "declared-read",
-                          f"{e.source} {what} {e.table.name} (owned by {e.table.owner}): {rules}; "
+                          f"{e.source_label} {what} {e.table.name} (owned by {e.table.owner}): {rules}; "
                           f"{e.statements} statement(s)"))
     return Diagram(width, height, cards, edges, legend, markers, note, row_at)
 
