@@ -17,6 +17,7 @@ DYNAMIC = re.compile(r"__p\d+__")        # f-string / format holes put in by the
 SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "pg_toast", "sys", "mysql", "performance_schema"}
 SYSTEM_TABLES = {"sqlite_master", "sqlite_sequence", "sqlite_schema", "dual"}
 DEFAULT_SCHEMAS = {"", "public", "dbo", "main"}
+GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
@@ -47,16 +48,16 @@ class Resolution:
 def _matches(pattern: TablePattern, table: TableName) -> int:
     """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
     3 a schema.table entry matches a qualified name exactly."""
-    if not fnmatchcase(table.name, pattern.name):
+    if GLOB_CHARS.isdisjoint(pattern.name):
+        if table.name != pattern.name:    # plain name: no need for a glob match
+            return 0
+    elif not fnmatchcase(table.name, pattern.name):
         return 0
     if not pattern.schema or not table.schema:
         return 1
     if pattern.schema == table.schema or (pattern.schema in DEFAULT_SCHEMAS and table.schema in DEFAULT_SCHEMAS):
         return 3
     return 0
-
-
-GLOB_CHARS = frozenset("*?[")
 
 
 class Ownership:
