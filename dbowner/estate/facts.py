@@ -77,9 +77,8 @@ def manifest_to_dict(m: Manifest) -> dict[str, Any]:
         for key in ("database", "dialect"):
             if getattr(s, key):
                 spec[key] = getattr(s, key)
-        for key in ("schemas",):
-            if s.schemas:
-                spec[key] = list(s.schemas)
+        if s.schemas:
+            spec["schemas"] = list(s.schemas)
         for key in ("tables", "reads", "event_store"):
             if getattr(s, key):
                 spec[key] = [p.text for p in getattr(s, key)]

@@ -46,10 +46,7 @@ class Estate:
     manifest: Manifest
     discovery: Discovery
     files: list[FileFacts]
-    conflicts: list[Finding] = field(default_factory=list)
-    repositories: list[RepoFacts] = field(default_factory=list)
-    org_manifest: dict[str, Any] | None = None
-    merged: bool = True
+    conflicts: list[Finding] = field(default_factory=list)   # services defined differently by repositories
 
 
 def combine(documents: list[tuple[str, FactsDocument]], org: Manifest | None = None) -> FactsDocument:
@@ -80,7 +77,7 @@ def estate_of(doc: FactsDocument, rules: list[RuleInfo], org: Manifest | None = 
     org_dict = manifest_to_dict(org) if org is not None else doc.org_manifest
     if not doc.merged and org_dict is None and len(doc.repositories) == 1:
         r = doc.repositories[0]
-        return Estate(r.manifest, r.discovery, r.files, repositories=[r], merged=False)
+        return Estate(r.manifest, r.discovery, r.files)
     return _merge(doc.repositories, org, org_dict, rules)
 
 
@@ -139,7 +136,7 @@ def _merge(repos: list[RepoFacts], org: Manifest | None, org_dict: dict[str, Any
         coding = {f.service for f in discovery.files}
         for name in [n for n in manifest.services if n not in from_org and n not in coding]:
             del manifest.services[name]
-    return Estate(manifest, discovery, files, _conflict_findings(conflicts, rules), repos, org_dict)
+    return Estate(manifest, discovery, files, _conflict_findings(conflicts, rules))
 
 
 def _norm(value: Any) -> Any:

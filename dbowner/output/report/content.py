@@ -173,7 +173,7 @@ def build_report(analysis: Analysis, sources: Path | None = None, title: str = "
         services=services,
         tables=tables,
         counts=_counts(analysis, tables),
-        by_rule=_by_rule(findings, catalog),
+        by_rule=_by_rule(findings),
         by_severity={s.value: sev[s.value] for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)},
         **_matrix(services, tables, usage, worst),
         usage={k: dict(v) for k, v in usage.items()},
@@ -228,7 +228,7 @@ def _counts(analysis: Analysis, tables: list[TableInfo]) -> dict[str, int]:
     }
 
 
-def _by_rule(findings: list[Finding], catalog: dict[str, RuleInfo]) -> list[tuple[str, str, str, int]]:
+def _by_rule(findings: list[Finding]) -> list[tuple[str, str, str, int]]:
     counts = Counter((f.code, f.name, f.severity.value) for f in findings)
     return sorted(((c, n, s, k) for (c, n, s), k in counts.items()), key=lambda r: (r[0], r[2]))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .content import CrossEdge, Report, TableInfo
 
@@ -86,7 +86,6 @@ class Diagram:
     legend: list[LegendItem]
     markers: list[str]                        # colours, index = marker id
     note: str = ""
-    row_at: dict[str, tuple[Card, Row]] = field(default_factory=dict, repr=False)
 
 
 def _clip(text: str, n: int = LABEL_CHARS) -> str:
@@ -266,7 +265,7 @@ def layout(report: Report) -> Diagram:
                           e.rule == "declared-read",
                           f"{e.source_label} {what} {e.table.name} (owned by {e.table.owner}): {rules}; "
                           f"{e.statements} statement(s)"))
-    return Diagram(width, height, cards, edges, legend, markers, note, row_at)
+    return Diagram(width, height, cards, edges, legend, markers, note)
 
 
 def _legend(rules: list[str], markers: list[str], width: float) -> tuple[list[LegendItem], float]:
