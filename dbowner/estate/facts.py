@@ -38,6 +38,7 @@ class RepoFacts:
     discovery: Discovery
     files: list[FileFacts]
     sagas: list[dict[str, Any]] = field(default_factory=list)   # assembled sagas, when the run had any
+    raw: dict[str, Any] | None = field(default=None, repr=False)  # as read: written back as is by merge
 
 
 @dataclass
@@ -94,6 +95,8 @@ def manifest_to_dict(m: Manifest) -> dict[str, Any]:
 
 
 def _repo_to_dict(r: RepoFacts) -> dict[str, Any]:
+    if r.raw is not None:
+        return r.raw
     d = r.discovery
     return {
         "name": r.name,
@@ -181,4 +184,4 @@ def _repo_from_dict(d: dict[str, Any]) -> RepoFacts:
         overlaps={(a, b): p for a, b, p in disc.get("overlaps", ())},
     )
     files = [FileFacts.from_dict(f) for f in d["files"]]
-    return RepoFacts(name, manifest, discovery, files, list(d.get("sagas", ())))
+    return RepoFacts(name, manifest, discovery, files, list(d.get("sagas", ())), raw=d)
