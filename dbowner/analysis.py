@@ -55,11 +55,18 @@ def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None, *, settings
             baseline: Baseline | None = None) -> Analysis:
     """Run the pipeline. `settings` default to the manifest's `rules:`; `rules`, when given,
     replaces the rules they select. Suppression comments apply, then the baseline (if any)."""
+    discovery = discover(manifest)
+    return analyze_facts(manifest, discovery, extract_all(manifest, discovery), rules, settings=settings,
+                         baseline=baseline)
+
+
+def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFacts],
+                  rules: list[RuleInfo] | None = None, *, settings: RuleSettings | None = None,
+                  baseline: Baseline | None = None) -> Analysis:
+    """Graph, checks and policy over facts already extracted (here, or in other runs: `dbowner merge`)."""
     settings = settings or resolve_settings(manifest.rules)
     if rules is not None:
         settings = replace(settings, rules=tuple(rules))
-    discovery = discover(manifest)
-    facts = extract_all(manifest, discovery)
     og = build_graph(manifest, discovery, facts)
     findings = [settings.configure(f) for f in run_checks(og, settings.rules) if settings.runs(f.name, f.path)]
     diagnostics = list(discovery.diagnostics)

@@ -99,26 +99,27 @@ def _add_table(g: nx.MultiDiGraph, key: TableKey, owner: str | None) -> str:
 
 def _add_evidence(g: nx.MultiDiGraph, path: str, service: str, stmt: Statement,
                   resolved: list[ResolvedAccess]) -> None:
-    evidence = {"path": path, "line": stmt.line, "end_line": stmt.end_line, "statement": stmt.text}
     ddl_targets = [r for r in resolved if r.access.role == DDL and r.key is not None]
+    source = service_node(service)
     for r in resolved:
         if r.key is None:
             continue
         node = _add_table(g, r.key, r.owner)
-        if r.access.role == REFERENCE:
-            for source in ddl_targets or []:
-                g.add_edge(table_node(source.key), node, kind="references", action=r.access.action,
-                           **{**evidence, "line": r.access.line})
+        a = r.access
+        if a.role == REFERENCE:
+            for target in ddl_targets:
+                g.add_edge(table_node(target.key), node, kind="references", action=a.action, path=path,
+                           line=a.line, end_line=stmt.end_line, statement=stmt.text)
             continue
-        g.add_edge(service_node(service), node, kind=r.access.role, action=r.access.action,
-                   **{**evidence, "line": r.access.line})
+        g.add_edge(source, node, kind=a.role, action=a.action, path=path, line=a.line, end_line=stmt.end_line,
+                   statement=stmt.text)
 
 
 def table_usage(og: OwnershipGraph) -> dict[str, dict[str, set[str]]]:
     """table display -> service -> set of modes (owns/read/write/ddl) from the graph."""
     usage: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for u, v, data in og.graph.edges(data=True):
-        if not (u.startswith("service:") and v.startswith("table:")):
-            continue
-        usage[v][og.graph.nodes[u]["name"]].add(data["kind"])
+    nodes = og.graph.nodes
+    for u, v, kind in og.graph.edges(data="kind"):
+        if u.startswith("service:") and v.startswith("table:"):
+            usage[v][nodes[u]["name"]].add(kind)
     return usage

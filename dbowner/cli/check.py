@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..analysis import analyze, resolve_settings
+from ..analysis import analyze, resolve_settings, select_rules
+from ..estate import is_facts_file
 from . import main
-from .common import guard, load, manifest_option, path_argument, split_list
+from .common import analyse, guard, load, manifest_option, path_argument, split_list
 from .output_options import ReportOptions, emit, report_options
 from .policy_actions import read_baseline, run_add_suppressions, run_update_baseline
 
@@ -36,9 +37,14 @@ from .policy_actions import read_baseline, run_add_suppressions, run_update_base
 def check(path: Path, manifest_file: Path | None, report: ReportOptions, select: tuple[str, ...], ignore: tuple[str, ...],
           severity: tuple[str, ...], require_reasons: bool | None, baseline_file: Path | None, no_baseline: bool,
           update_baseline: bool, add_suppressions: bool) -> None:
-    """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config."""
+    """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config.
+
+    PATH may also be a facts file written by `dbowner facts` or `dbowner merge`."""
     if update_baseline and (no_baseline or add_suppressions):
         raise click.UsageError("--update-baseline cannot be combined with --no-baseline or --add-suppressions")
+    if is_facts_file(path):
+        analysis = analyse(path, manifest_file, select_rules(split_list(select), split_list(ignore)))
+        sys.exit(emit(analysis, report))
     manifest = load(path, manifest_file)
     settings = resolve_settings(manifest.rules, split_list(select), split_list(ignore), split_list(severity),
                                 require_reasons)

@@ -9,7 +9,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from ..analysis import SelectionError
+from ..analysis import Analysis, SelectionError, analyze
+from ..checks import registered_rules
+from ..catalog import RuleInfo
+from ..estate import FactsError, analyze_files, is_facts_file
 from ..exit_codes import ExitCode
 from ..manifest import Manifest, ManifestError, find_manifest, load_manifest
 
@@ -30,7 +33,7 @@ def guard(fn):
             for problem in e.problems:
                 click.echo(f"dbowner: {problem}", err=True)
             sys.exit(ExitCode.USAGE)
-        except SelectionError as e:
+        except (SelectionError, FactsError) as e:
             click.echo(f"dbowner: {e}", err=True)
             sys.exit(ExitCode.USAGE)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
@@ -59,3 +62,23 @@ path_argument = click.argument("path", required=False, default=".",
 manifest_option = click.option("--manifest", "manifest_file",
                                type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                help="Use this dbowner.yaml instead of searching PATH and its parents.")
+
+
+def analyse(path: Path, manifest_file: Path | None, rules: list[RuleInfo] | None = None) -> Analysis:
+    """PATH is a source tree (found dbowner.yaml), or a facts file from `dbowner facts`/`merge`
+    (then --manifest is an org manifest over it)."""
+    if is_facts_file(path):
+        org = load_manifest(manifest_file.resolve()) if manifest_file else None
+        return analyze_files([path], registered_rules() if rules is None else rules, org)
+    return analyze(load(path, manifest_file), rules)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """To the file the user named, or to standard output."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, "utf-8")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import click
 
-from ..analysis import analyze
 from ..output.tables import ownership_rows, render_tables_json, render_tables_text
 from . import main
-from .common import console, guard, load, manifest_option, path_argument
+from .common import analyse, console, guard, manifest_option, path_argument
 
 
 @main.command()
@@ -18,7 +17,7 @@ from .common import console, guard, load, manifest_option, path_argument
 @guard
 def tables(path: Path, manifest_file: Path | None, fmt: str) -> None:
     """Print the ownership table: each table, its owner, who reads it and who writes it."""
-    analysis = analyze(load(path, manifest_file), rules=[])
+    analysis = analyse(path, manifest_file, rules=[])
     rows = ownership_rows(analysis)
     if fmt == "json":
         click.echo(render_tables_json(rows), nl=False)

@@ -17,6 +17,7 @@ DYNAMIC = re.compile(r"__p\d+__")        # f-string / format holes put in by the
 SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "pg_toast", "sys", "mysql", "performance_schema"}
 SYSTEM_TABLES = {"sqlite_master", "sqlite_sequence", "sqlite_schema", "dual"}
 DEFAULT_SCHEMAS = {"", "public", "dbo", "main"}
+GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True, order=True)
@@ -47,7 +48,10 @@ class Resolution:
 def _matches(pattern: TablePattern, table: TableName) -> int:
     """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
     3 a schema.table entry matches a qualified name exactly."""
-    if not fnmatchcase(table.name, pattern.name):
+    if GLOB_CHARS.isdisjoint(pattern.name):
+        if table.name != pattern.name:    # plain name: no need for a glob match
+            return 0
+    elif not fnmatchcase(table.name, pattern.name):
         return 0
     if not pattern.schema or not table.schema:
         return 1
@@ -60,6 +64,22 @@ class Ownership:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self.services = manifest.services
+        # Index so a lookup scores only services that can own the name (estates of 1,000+ services):
+        # a service scores above 0 only through an entry matching the name or a schema it owns.
+        order = {name: i for i, name in enumerate(self.services)}
+        self._order = order
+        self._by_name: dict[str, set[str]] = {}
+        self._by_schema: dict[str, set[str]] = {}
+        self._with_globs: set[str] = set()
+        for svc in self.services.values():
+            for p in svc.owned:
+                if GLOB_CHARS & set(p.name):
+                    self._with_globs.add(svc.name)
+                else:
+                    self._by_name.setdefault(p.name, set()).add(svc.name)
+            for schema in svc.schemas:
+                self._by_schema.setdefault(schema, set()).add(svc.name)
+        self._resolved: dict[tuple[str, TableName], Resolution] = {}
 
     def _strength(self, svc: Service, table: TableName) -> int:
         best = max((_matches(p, table) for p in svc.owned), default=0)
@@ -69,8 +89,12 @@ class Ownership:
             best = 0   # `billing.orders` is not this service's bare `orders` when it lives in other schemas
         return best
 
+    def _possible(self, table: TableName) -> list[Service]:
+        names = self._with_globs | self._by_name.get(table.name, set()) | self._by_schema.get(table.schema, set())
+        return [self.services[n] for n in sorted(names, key=self._order.__getitem__)]
+
     def candidates(self, table: TableName) -> list[Service]:
-        scored = [(self._strength(s, table), s) for s in self.services.values()]
+        scored = [(self._strength(s, table), s) for s in self._possible(table)]
         top = max((score for score, _ in scored), default=0)
         if top == 0:
             return []
@@ -81,6 +105,13 @@ class Ownership:
         return found
 
     def resolve(self, service: str | None, table: TableName) -> Resolution:
+        key = (service or "", table)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(service, table)
+        return found
+
+    def _resolve(self, service: str | None, table: TableName) -> Resolution:
         if DYNAMIC.search(table.name) or DYNAMIC.search(table.schema):
             return Resolution("dynamic")
         if table.schema in SYSTEM_SCHEMAS or table.name in SYSTEM_TABLES or (
