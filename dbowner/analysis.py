@@ -11,6 +11,7 @@ from .discover import Discovery, discover
 from .extract import extract_file
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
+from .orm_resolve import resolve_orm
 from .model import Diagnostic, FileFacts, Finding
 
 
@@ -64,7 +65,7 @@ def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
 def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None) -> Analysis:
     rules = registered_rules() if rules is None else rules
     discovery = discover(manifest)
-    facts = extract_all(manifest, discovery)
+    facts = resolve_orm(manifest, discovery, extract_all(manifest, discovery))
     og = build_graph(manifest, discovery, facts)
     findings = run_checks(og, rules)
     diagnostics = list(discovery.diagnostics)
