@@ -270,7 +270,8 @@ class ModelRef:
     table: str = ""                  # a literal SQL table name: a local table("x") / Table("x", ...)
     orm: str = ""                    # django | sqlalchemy: the construct only exists in that ORM
     manager: str = ""                # Django manager attribute the query starts from
-    lookups: tuple[str, ...] = ()    # Django lookup paths from this model ("customer__email")
+    lookups: tuple[str, ...] = ()    # Django lookup paths from this model ("customer__email"; a
+                                     # leading "+" joins the last relation too: select_related)
     separate: bool = False           # runs as a query of its own (prefetch_related)
 
 

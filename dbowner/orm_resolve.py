@@ -251,7 +251,7 @@ class OrmIndex:
                 continue
             if ent[0] == "external":
                 fq = ent[1]
-                if fq in DJANGO_ROOTS or fq in DJANGO_ABSTRACT_ROOTS:
+                if fq in DJANGO_ROOTS or fq in DJANGO_ABSTRACT_ROOTS or fq in DJANGO_CONTRIB_CLASSES:
                     kind = "django"
                 elif fq in SA_ROOTS:
                     kind = "sqlalchemy"
@@ -333,10 +333,13 @@ class OrmIndex:
             return None
         parents, concrete = [], None
         for ent in self._base_classes(module, cls):
+            parent = None
             if ent[0] == "class":
                 parent = self.model(ent[1], ent[2])
-                if parent is not None:
-                    parents.append(parent.concrete or parent)
+            elif ent[0] == "external" and ent[1] in DJANGO_CONTRIB_CLASSES:   # class ObjectType(ContentType)
+                parent = self.label_model(DJANGO_CONTRIB_CLASSES[ent[1]])
+            if parent is not None:
+                parents.append(parent.concrete or parent)
         label = (cls.app_label or self.app_label(module.path))
         if cls.proxy:
             if not parents:
@@ -635,12 +638,15 @@ class _Builder:
         separate: list[TableAccess] = []
         for ref in q.refs:
             found = self._ref_accesses(module, ref)
-            (separate if ref.separate else accesses).extend(found)
+            if ref.separate:       # prefetch_related: one query per relation, after the main one
+                separate.extend(a for a in found if a.action == "prefetch")
+            else:
+                accesses.extend(found)
         out = []
         if accesses:
             out.append(self._statement(q, accesses))
-        if separate:
-            out.append(self._statement(q, separate))
+        for table in dict.fromkeys(a.table for a in separate):
+            out.append(self._statement(q, [TableAccess(table, READ, "select", q.line)]))
         return out
 
     def _statement(self, q: OrmQuery, accesses: list[TableAccess]) -> Statement:
@@ -702,7 +708,9 @@ class _Builder:
             role, action = (ref.role, ref.action) if ref.action in ("insert", "delete") else (READ, "select")
             out.append(TableAccess(parent.table, role, action, ref.line))
         for path in ref.lookups:
-            out.extend(TableAccess(t, READ, "select", ref.line) for t in self._joined(info, path, ref.separate))
+            action = "prefetch" if ref.separate else "select"
+            fetch = ref.separate or path.startswith("+")
+            out.extend(TableAccess(t, READ, action, ref.line) for t in self._joined(info, path.lstrip("+"), fetch))
         return out
 
     def _joined(self, info: ModelInfo, path: str, fetch: bool) -> list[TableName]:
@@ -717,10 +725,9 @@ class _Builder:
             step = self._forward(current, seg)
             if step is not None:
                 rel, target, through = step
-                if rel.kind == "m2m":
-                    if through is not None:
-                        out.append(through)
-                elif not (more or fetch):
+                if rel.kind == "m2m" and through is not None:
+                    out.append(through)      # tags=..., tags__in=...: the join table only
+                if not (more or fetch):
                     break          # customer=..., customer__in=...: the foreign key column, no join
                 out.append(target.table)
                 current = target

@@ -75,6 +75,7 @@ class Imports:
 
     def __init__(self, path: str, tree: ast.Module):
         self.bound: dict[str, str] = {}
+        self.modules: set[str] = set()       # names bound by `import x` / `import x.y as z`: modules
         self.records: list[OrmImport] = []
         package = module_parts(path)
         if not path.endswith("__init__.py"):
@@ -83,6 +84,7 @@ class Imports:
             t = type(node)
             if t is ast.Import:
                 for a in node.names:
+                    self.modules.add(a.asname or a.name.split(".")[0])
                     if a.asname:
                         self._bind(a.asname, a.name, node.lineno)
                     else:   # `import a.b.c` binds `a`, and a.b.c is reached through it

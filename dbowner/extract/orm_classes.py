@@ -233,9 +233,9 @@ def collect_classes(tree: ast.Module, imports: Imports, path: str, diagnostics: 
 
 
 def _class_fact(node: ast.ClassDef, path: str, diagnostics: list[Diagnostic]) -> Optional[OrmClass]:
+    # every class is kept, models or not: a mixin's __tablename__ is inherited, and a plain class
+    # shadows a same-named model a star import would otherwise bring in
     bases = tuple(d for d in (dotted(b) for b in node.bases) if d and d != "object")
-    if not bases:
-        return None
     f = {"table": "", "schema": "", "tablename_rule": "", "metadata_schema": "", "app_label": "",
          "abstract": False, "proxy": False, "config_name": "", "config_label": ""}
     columns, managers, relations = [], [], []

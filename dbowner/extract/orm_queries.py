@@ -46,6 +46,14 @@ SA_BUILDERS = {"select": "select", "insert": "insert", "update": "update", "dele
                "outerjoin": "select"}
 SA_TABLE_METHODS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete",
                     "join": "select", "outerjoin": "select"}
+# Methods of a select()/query() that return the statement still unexecuted.
+SA_LAZY = {"where", "filter", "filter_by", "join", "outerjoin", "join_from", "outerjoin_from", "select_from",
+           "order_by", "group_by", "having", "limit", "offset", "distinct", "subquery", "scalar_subquery", "cte",
+           "alias", "exists", "correlate", "correlate_except", "union", "union_all", "except_", "intersect",
+           "with_only_columns", "add_columns", "options", "label", "values", "returning", "lateral",
+           "execution_options", "params", "with_for_update", "slice", "fetch", "prefix_with", "suffix_with",
+           "as_scalar", "ordered_values", "inline", "from_select", "on_conflict_do_nothing",
+           "on_conflict_do_update", "enable_eagerloads", "statement"}
 SA_EVAL = {"all", "first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "count",
            "get", "first_or_404", "get_or_404", "one_or_404", "paginate", "update", "delete"}
 SA_SINGLE = {"first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "scalar", "get",
@@ -131,6 +139,8 @@ class _Group:
         self.base_action = ("read", "select", 0)
         self.entity: Optional[Ent] = None     # first whole-model entity: what .first() returns
         self.evaluated = False
+        self.known_lazy = True                # only methods known to keep it an unexecuted query:
+                                              # then it may run inside another query (a subquery)
         self.single = False                   # evaluates to one instance
         self.consumed = False                 # merged into another query: not reported alone
         self.skip = False                     # .raw(...): the SQL itself is analysed instead
@@ -426,6 +436,8 @@ class _Collector:
         if t is ast.Call or t is ast.Attribute or t is ast.Subscript:
             g = self.chain(e, scope)
             if g is not None:
+                if g.skip:
+                    return []
                 if g not in self.groups:
                     self.groups.append(g)
                 return [g]
@@ -484,8 +496,6 @@ class _Collector:
         if g is None:
             return None
         self._links(g, nodes, start, scope)
-        if g.skip:
-            return None
         return g
 
     def _anchor(self, nodes: list[ast.expr], e: ast.expr, scope: _Scope) -> tuple[Optional[_Group], int]:
@@ -539,7 +549,8 @@ class _Collector:
                 # Core table: orders.insert() / Model.__table__.delete()
                 if attr in SA_TABLE_METHODS and callee:
                     owner_name = dotted(owner)
-                    if owner_name and not self._sa_function(owner_name + ".x"):
+                    if owner_name and not self._sa_function(owner_name + ".x") \
+                            and owner_name not in self.imports.modules:
                         ent = self.entity(owner, scope)
                         if ent is not None:
                             if ent.name.endswith(".__table__"):
@@ -664,6 +675,9 @@ class _Collector:
             else:
                 self._sa_method(g, method, call, scope)
         if last_method:
+            lazy = DJANGO_LAZY if g.orm == "django" else SA_LAZY
+            if any(m not in lazy for m, _ in _method_calls(nodes, start)):
+                g.known_lazy = False
             if g.orm == "django":
                 g.evaluated = g.evaluated or last_method in DJANGO_EVAL
                 g.single = last_method in DJANGO_SINGLE
@@ -679,8 +693,6 @@ class _Collector:
             action = DJANGO_WRITES[method]
             if method in ("get_or_create", "update_or_create"):
                 g.extra.append(g.base.ref(WRITE, action, call.lineno, orm="django", manager=g.manager))
-                if method == "update_or_create":
-                    g.extra.append(g.base.ref(WRITE, "insert", call.lineno, orm="django", manager=g.manager))
             else:
                 g.base_action = (WRITE, action, call.lineno)
             if method in ("update", "update_or_create", "bulk_update"):
@@ -693,7 +705,8 @@ class _Collector:
         if method in DJANGO_LOOKUP_KW:
             g.lookups.extend(k.arg for k in call.keywords if k.arg and k.arg not in ("defaults", "create_defaults"))
         if method in DJANGO_LOOKUP_STR:
-            g.lookups.extend(s.lstrip("-") for s in (const_str(a) for a in call.args) if s)
+            fetch = "+" if method == "select_related" else ""   # "+": the relation itself is joined
+            g.lookups.extend(fetch + s.lstrip("-") for s in (const_str(a) for a in call.args) if s)
         if method == "prefetch_related":
             for a in call.args:
                 s = const_str(a)
@@ -732,12 +745,15 @@ class _Collector:
             if t is ast.Name:
                 held = scope.find("qvars", x.id)
                 if held is not None and held is not g:
-                    g.merge(held)
+                    if held.known_lazy and not held.evaluated:
+                        g.merge(held)
                     continue
             if t in (ast.Call, ast.Attribute, ast.Subscript):
                 sub = self.chain(x, scope)
+                if sub is not None and sub.skip:
+                    continue
                 if sub is not None and sub is not g:
-                    if sub.evaluated:
+                    if sub.evaluated or not sub.known_lazy:
                         if sub not in self.groups:
                             self.groups.append(sub)
                     else:
