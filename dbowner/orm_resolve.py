@@ -637,16 +637,14 @@ class _Builder:
         accesses: list[TableAccess] = []
         separate: list[TableAccess] = []
         for ref in q.refs:
-            found = self._ref_accesses(module, ref)
-            if ref.separate:       # prefetch_related: one query per relation, after the main one
-                separate.extend(a for a in found if a.action == "prefetch")
-            else:
-                accesses.extend(found)
+            together, alone = self._ref_accesses(module, ref)
+            accesses.extend(together)
+            separate.extend(alone)
         out = []
         if accesses:
             out.append(self._statement(q, accesses))
-        for table in dict.fromkeys(a.table for a in separate):
-            out.append(self._statement(q, [TableAccess(table, READ, "select", q.line)]))
+        for key in dict.fromkeys((a.table, a.role, a.action) for a in separate):
+            out.append(self._statement(q, [next(a for a in separate if (a.table, a.role, a.action) == key)]))
         return out
 
     def _statement(self, q: OrmQuery, accesses: list[TableAccess]) -> Statement:
@@ -683,35 +681,42 @@ class _Builder:
                 return None, ""      # a name that is something else (a class, a constant)
         return None, ""
 
-    def _ref_accesses(self, module: _Module, ref: ModelRef) -> list[TableAccess]:
+    def _ref_accesses(self, module: _Module, ref: ModelRef) -> tuple[list[TableAccess], list[TableAccess]]:
+        """Accesses of one reference: those of the query itself, and those that run as statements
+        of their own (prefetch_related queries, a multi-table parent's INSERT/DELETE)."""
         info, attr = self._ref_model(module, ref)
+        none: tuple[list[TableAccess], list[TableAccess]] = ([], [])
         if info is None:
-            return []
+            return none
         if ref.orm == "django" and info.orm != "django":
-            return []
+            return none
         if ref.orm == "sqlalchemy" and info.orm == "django":
-            return []
+            return none
         if ref.manager and ref.manager not in DJANGO_MANAGERS and ref.manager not in info.managers:
-            return []
+            return none
         attr = ref.attr or attr
         extra: list[TableAccess] = []
         if attr:
             if info.orm == "table" or attr not in info.columns:
-                return []      # Order.STATUS_PAID, a method: not a column of the query
+                return none    # Order.STATUS_PAID, a method: not a column of the query
             for rel, _inh, defined_in in info.relations:
                 if rel.field == attr and rel.kind == "relationship" and ref.role == READ:
                     target = self.ix.relation_target(rel, info, defined_in)
                     if target is not None:
                         extra.append(TableAccess(target.table, READ, "select", ref.line))
-        out = [TableAccess(info.table, ref.role, ref.action, ref.line), *extra]
-        for parent in info.parents:
-            role, action = (ref.role, ref.action) if ref.action in ("insert", "delete") else (READ, "select")
-            out.append(TableAccess(parent.table, role, action, ref.line))
-        for path in ref.lookups:
-            action = "prefetch" if ref.separate else "select"
-            fetch = ref.separate or path.startswith("+")
-            out.extend(TableAccess(t, READ, action, ref.line) for t in self._joined(info, path.lstrip("+"), fetch))
-        return out
+        joined = [TableAccess(t, READ, "select", ref.line)
+                  for path in ref.lookups
+                  for t in self._joined(info, path.lstrip("+"), ref.separate or path.startswith("+"))]
+        if ref.separate:
+            return [], joined
+        out = [TableAccess(info.table, ref.role, ref.action, ref.line), *extra, *joined]
+        alone = []
+        for parent in info.parents:     # multi-table inheritance: reads join the parent's table,
+            if ref.action in ("insert", "delete"):    # inserts/deletes run one statement per table,
+                alone.append(TableAccess(parent.table, ref.role, ref.action, ref.line))
+            elif ref.role == READ:          # an update touches whichever table holds its fields
+                out.append(TableAccess(parent.table, READ, "select", ref.line))
+        return out, alone
 
     def _joined(self, info: ModelInfo, path: str, fetch: bool) -> list[TableName]:
         """Tables a Django lookup path joins: customer__email joins customer's table."""
