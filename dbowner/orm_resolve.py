@@ -168,6 +168,7 @@ class OrmIndex:
         self._registry: Optional[dict[str, list[ModelInfo]]] = None
         self._imperative: Optional[dict[tuple[str, str], tuple[_Module, OrmSymbol]]] = None
         self._app_labels: dict[str, str] = {}
+        self._app_markers: Optional[set[str]] = None
 
     # ------------------------------------------------------------------ names
     def find_module(self, fq: str, service: str) -> Optional[_Module]:
@@ -276,8 +277,28 @@ class OrmIndex:
                 out.append(ent)
         return out
 
-    def app_label(self, path: str) -> str:
+    def app_folder(self, path: str) -> str:
+        """The Django app a file belongs to: the nearest folder (the file's own or above) that holds
+        apps.py, models.py, models/ or migrations/, as Django finds the app containing a module."""
+        if self._app_markers is None:
+            self._app_markers = set()
+            for p in self.modules:
+                folder = p.rsplit("/", 1)[0] if "/" in p else ""
+                name = p.rsplit("/", 1)[-1]
+                if name in ("apps.py", "models.py"):
+                    self._app_markers.add(folder)
+                elif folder.endswith(("/models", "/migrations")) or folder in ("models", "migrations"):
+                    self._app_markers.add(folder.rsplit("/", 1)[0] if "/" in folder else "")
         folder = app_folder(path)
+        probe = folder
+        while probe:
+            if probe in self._app_markers:
+                return probe
+            probe = probe.rsplit("/", 1)[0] if "/" in probe else ""
+        return folder
+
+    def app_label(self, path: str) -> str:
+        folder = self.app_folder(path)
         if folder in self._app_labels:
             return self._app_labels[folder]
         label = folder.rsplit("/", 1)[-1]
@@ -791,7 +812,7 @@ def _migration_statements(index: OrmIndex, facts: list[FileFacts]) -> dict[str, 
     by_app: dict[str, list[tuple[str, MigrationOp]]] = defaultdict(list)
     for ff in facts:
         for op in ff.orm.migration_ops:
-            by_app[app_folder(ff.path)].append((ff.path, op))
+            by_app[index.app_folder(ff.path)].append((ff.path, op))
     out: dict[str, list[Statement]] = defaultdict(list)
     for folder, ops in sorted(by_app.items()):
         ops.sort(key=lambda x: (x[0], x[1].line))

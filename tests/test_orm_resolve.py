@@ -497,3 +497,16 @@ def test_django_event_store_mutation_through_the_orm(make_repo):
             OrderEvent.objects.filter(kind="placed").delete()
     """}, manifest)
     assert found(a) == [("event-store-mutation", "shop/views.py", 5, "shop_orderevent")]
+
+
+def test_a_model_in_a_subfolder_of_an_app_belongs_to_that_app(make_repo):
+    a = run(make_repo, {**DJANGO_BASE, "shop/models.py": "from .extra.things import Thing\n",
+                        "shop/extra/things.py": """
+        from django.db import models
+
+        class Thing(models.Model):
+            user = models.ForeignKey("accounts.User", on_delete=models.CASCADE)
+    """}, DJANGO)
+    assert found(a) == [("cross-service-foreign-key", "shop/extra/things.py", 4, "accounts_user")]
+    (model,) = [s for s in a.graph.statements if s.path == "shop/extra/things.py"]
+    assert model.accesses[0].key.display == "shop_thing"
