@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Optional, Union
+from typing import Optional
 
 from .discover import Discovery
 from .extract.orm import module_parts
@@ -103,8 +103,8 @@ class ModelInfo:
     concrete: Optional["ModelInfo"] = None    # proxy model -> the model whose table it uses
 
 
-_Entity = Union[tuple]   # ("module", _Module) | ("class", _Module, OrmClass) | ("symbol", _Module, OrmSymbol)
-                         # | ("external", fq) | ("flask_model", _Module, OrmSymbol) | ("label", label)
+# Names resolve to tuples: ("module", _Module) | ("class", _Module, OrmClass) |
+# ("symbol", _Module, OrmSymbol) | ("external", "dotted.name") | ("flask_model", _Module, OrmSymbol)
 
 
 def _snake(name: str) -> str:
@@ -327,7 +327,8 @@ class OrmIndex:
         self._models[key] = info
         return info
 
-    def _catalog(self, service: str) -> str:
+    def catalog(self, service: str) -> str:
+        """The logical database of a service: where the tables its models map live."""
         svc = self.manifest.services.get(service)
         return svc.database or "" if svc else ""
 
@@ -370,7 +371,7 @@ class OrmIndex:
         else:
             dialect = self.manifest.dialect_of(module.service)
             name = cls.table or _truncate(f"{label}_{cls.name.lower()}", dialect)
-            table = TableName(name.lower(), cls.schema.lower(), self._catalog(module.service))
+            table = TableName(name.lower(), cls.schema.lower(), self.catalog(module.service))
         columns = set(cls.columns) | set(self._inherited(module, cls, "columns"))
         managers = set(cls.managers) | set(self._inherited(module, cls, "managers"))
         relations = tuple((r, False, module.path) for r in cls.relations) + tuple(self._inherited(module, cls, "relations"))
@@ -418,7 +419,7 @@ class OrmIndex:
         if not table_text:
             return None
         schema = cls.schema or self._inherited_schema(module, cls)
-        table = TableName(table_text.lower(), schema.lower(), self._catalog(module.service))
+        table = TableName(table_text.lower(), schema.lower(), self.catalog(module.service))
         return ModelInfo("sqlalchemy", cls.name, module.path, module.service, table, cls.line, cls.end_line,
                          columns=frozenset(columns), relations=relations)
 
@@ -474,7 +475,7 @@ class OrmIndex:
             else:
                 name = sym.table
             info = ModelInfo("table", sym.name, module.path, module.service,
-                             TableName(name.lower(), schema.lower(), self._catalog(module.service)),
+                             TableName(name.lower(), schema.lower(), self.catalog(module.service)),
                              sym.line, sym.line, columns=frozenset(sym.columns),
                              relations=tuple((r, False, module.path) for r in sym.relations))
             self._models[key] = info
@@ -686,7 +687,7 @@ class _Builder:
         """The model a reference names, and the attribute after it (Order.total -> total)."""
         if ref.table:
             svc = module.service
-            return ModelInfo("table", ref.table, module.path, svc, _table_name(ref.table, self.ix._catalog(svc)),
+            return ModelInfo("table", ref.table, module.path, svc, _table_name(ref.table, self.ix.catalog(svc)),
                              ref.line, ref.line), ""
         if ref.label:
             return self.ix.label_model(ref.label), ""
@@ -849,7 +850,7 @@ def _migration_statements(index: OrmIndex, facts: list[FileFacts]) -> dict[str, 
             service = index.service_of.get(m["path"], "")
             dialect = index.manifest.dialect_of(service)
             table = TableName((m["db_table"] or _truncate(f"{label}_{key}", dialect)).lower(), "",
-                              index._catalog(service))
+                              index.catalog(service))
             owner = ModelInfo("django", m["name"], m["path"], service, table, m["line"], m["end"], f"{label}.{key}")
             per_file: dict[tuple[str, int], list[TableAccess]] = defaultdict(list)
             per_file[(m["path"], m["line"])].append(TableAccess(table, DDL, "create", m["line"]))

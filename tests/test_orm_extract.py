@@ -378,3 +378,17 @@ def test_orm_facts_round_trip_through_json_shaped_dicts():
     assert again == f
     plain = extract_file("shop/x.sql", b"SELECT 1")
     assert "orm" not in plain.to_dict() and FileFacts.from_dict(plain.to_dict()) == plain
+
+
+def test_an_absurdly_deep_expression_costs_one_statement_not_the_file():
+    import ast
+
+    import pytest
+    src = "def f():\n    x = " + " + ".join(['"a"'] * 1500) + "\n    Order.objects.all()\n"
+    try:
+        ast.parse(src)
+    except RecursionError:   # pragma: no cover - depends on the interpreter's parser limits
+        pytest.skip("this Python cannot parse the expression at all")
+    f = extract_python_file("svc/app/views.py", src)
+    assert [(d.line, d.kind) for d in f.diagnostics] == [(2, "parse-error")]
+    assert [q.line for q in f.orm.queries] == [3]

@@ -146,7 +146,9 @@ def collect_orm(path: str, tree: ast.Module,
     facts.symbols = collect_symbols(tree, imports)
     statements: list[Statement] = []
     try:
-        facts.queries = collect_queries(path, tree, imports, transactions)
+        facts.queries, too_deep = collect_queries(path, tree, imports, transactions)
+        diagnostics.extend(Diagnostic(path, line, "parse-error", "statement too deeply nested for ORM analysis")
+                           for line in too_deep)
         statements = alembic_statements(path, tree, imports)
         facts.migration_ops = migration_ops(path, tree, imports)
     except RecursionError:

@@ -19,7 +19,7 @@ import ast
 import re
 from typing import NamedTuple, Optional
 
-from ..model import DDL, ModelRef, OrmQuery, Transaction  # noqa: F401  (DDL: see roles in model.py)
+from ..model import ModelRef, OrmQuery, Transaction
 from .orm import Imports, const_str, dotted, excerpt, keyword
 
 READ, WRITE = "read", "write"
@@ -219,11 +219,15 @@ class _Collector:
         self.imports = imports
         self.transactions = transactions
         self.groups: list[_Group] = []
+        self.too_deep: list[int] = []         # lines of statements nested too deeply to analyse
 
     # ------------------------------------------------------------------ statements
     def block(self, body: list[ast.stmt], scope: _Scope) -> None:
         for st in body:
-            self.stmt(st, scope)
+            try:
+                self.stmt(st, scope)
+            except RecursionError:     # one absurdly deep expression must not lose the file
+                self.too_deep.append(st.lineno)
 
     def stmt(self, st: ast.stmt, scope: _Scope) -> None:
         t = type(st)
@@ -887,7 +891,8 @@ def _bound_names(fn) -> set[str]:
 
 
 def collect_queries(path: str, tree: ast.Module, imports: Imports,
-                    transactions: list[Transaction]) -> list[OrmQuery]:
+                    transactions: list[Transaction]) -> tuple[list[OrmQuery], list[int]]:
+    """The file's ORM queries, and the lines of statements too deeply nested to analyse."""
     c = _Collector(path, imports, transactions)
     c.block(tree.body, _Scope("module", "", 0, None))
-    return c.queries()
+    return c.queries(), sorted(set(c.too_deep))
