@@ -199,7 +199,8 @@ class OrmRelation:
     target: str                  # as written, read according to target_kind
     target_kind: str             # table: SQL name "schema.table" | name: dotted Python name |
                                  # label: Django "app.Model", "Model" or "self" | setting: a Django
-                                 # setting name (AUTH_USER_MODEL) | registry: SQLAlchemy class-name string
+                                 # setting name (AUTH_USER_MODEL) | registry: SQLAlchemy class-name string |
+                                 # dynamic: an expression dbowner cannot read (kept for the message)
     line: int
     through: str = ""            # Django through= / SQLAlchemy secondary= (as written)
     through_kind: str = ""       # same vocabulary as target_kind

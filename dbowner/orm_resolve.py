@@ -622,10 +622,15 @@ class _Builder:
             line = info.line if inherited else rel.line
             target = self.ix.relation_target(rel, info, defined_in)
             if target is None:
-                if rel.kind != "relationship" and rel.constraint:
+                field_name = f"{info.name}.{rel.field or '<constraint>'}"
+                if rel.target_kind == "dynamic":
+                    self.ix.diagnostics.append(Diagnostic(
+                        module.path, line, "orm-dynamic",
+                        f"{field_name}: cannot read the target `{rel.target}` statically; not checked"))
+                elif rel.kind != "relationship" and rel.constraint:
                     self.ix.diagnostics.append(Diagnostic(
                         module.path, line, "orm-unresolved",
-                        f"{info.name}.{rel.field or '<constraint>'}: foreign key target {rel.target} "
+                        f"{field_name}: foreign key target {rel.target} "
                         f"is not a model or table dbowner found; not checked"))
                 continue
             if rel.kind == "relationship":

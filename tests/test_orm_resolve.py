@@ -510,3 +510,15 @@ def test_a_model_in_a_subfolder_of_an_app_belongs_to_that_app(make_repo):
     assert found(a) == [("cross-service-foreign-key", "shop/extra/things.py", 4, "accounts_user")]
     (model,) = [s for s in a.graph.statements if s.path == "shop/extra/things.py"]
     assert model.accesses[0].key.display == "shop_thing"
+
+
+def test_a_relation_whose_target_is_computed_is_a_diagnostic(make_repo):
+    a = run(make_repo, {**DJANGO_BASE, "shop/models.py": """
+        from django.db import models
+
+        class Order(models.Model):
+            user = models.ForeignKey(get_user_model(), on_delete=models.CASCADE)
+    """}, DJANGO)
+    assert found(a) == []
+    assert [(d.path, d.line, d.kind) for d in a.diagnostics] == [("shop/models.py", 4, "orm-dynamic")]
+    assert "get_user_model()" in a.diagnostics[0].message

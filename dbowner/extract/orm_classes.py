@@ -74,7 +74,16 @@ def _sa_fk(call: ast.Call, field: str) -> Optional[OrmRelation]:
         table = _table_target(text)
         return OrmRelation(field, "fk", table, "table", call.lineno) if table else None
     owner = _column_owner(target) if target is not None else None
-    return OrmRelation(field, "fk", owner, "name", call.lineno) if owner else None
+    if owner:
+        return OrmRelation(field, "fk", owner, "name", call.lineno)
+    return OrmRelation(field, "fk", _code(target), "dynamic", call.lineno) if target is not None else None
+
+
+def _code(node: ast.expr) -> str:
+    try:
+        return ast.unparse(node)[:80]
+    except Exception:  # pragma: no cover - unparse of a parsed tree should not fail
+        return type(node).__name__
 
 
 def _sa_fk_constraint(call: ast.Call, field: str) -> Optional[OrmRelation]:
@@ -152,9 +161,10 @@ def django_relation(call: ast.Call, field: str) -> Optional[OrmRelation]:
     kind = DJANGO_RELATIONS.get(call_name(call))
     if kind is None:
         return None
-    target, target_kind = _django_target(arg(call, 0, "to"))
+    to = arg(call, 0, "to")
+    target, target_kind = _django_target(to)
     if not target:
-        return None
+        return OrmRelation(field, kind, _code(to), "dynamic", call.lineno) if to is not None else None
     through, through_kind = _django_target(keyword(call, "through"))
     constraint = keyword(call, "db_constraint")
     related = const_str(keyword(call, "related_query_name")) or const_str(keyword(call, "related_name")) or ""
