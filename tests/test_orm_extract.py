@@ -392,3 +392,14 @@ def test_an_absurdly_deep_expression_costs_one_statement_not_the_file():
     f = extract_python_file("svc/app/views.py", src)
     assert [(d.line, d.kind) for d in f.diagnostics] == [(2, "parse-error")]
     assert [q.line for q in f.orm.queries] == [3]
+
+
+def test_a_queryset_used_as_a_subquery_and_then_written_is_still_written():
+    got = queries("""
+        def f():
+            vips = Customer.objects.filter(vip=True)
+            Order.objects.filter(customer__in=vips).count()
+            vips.update(vip=False)
+    """)
+    assert got == [(3, [("Order", "read", "select"), ("Customer", "read", "select")]),
+                   (4, [("Customer", "write", "update")])]

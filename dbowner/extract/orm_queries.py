@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from typing import NamedTuple, Optional
 
 from ..model import ModelRef, OrmQuery, Transaction
@@ -151,9 +152,18 @@ class _Group:
     def add(self, ref: ModelRef) -> None:
         self.refs.append(ref)
 
-    def merge(self, other: "_Group") -> None:
+    def fork(self, node: ast.AST) -> "_Group":
+        """The same query continued after it already ran inside another one (as a subquery)."""
+        g = _Group(node, self.orm, self.scope)
+        g.refs = list(self.refs)
+        g.base, g.manager, g.entity, g.query_entity = self.base, self.manager, self.entity, self.query_entity
+        g.lookups = list(self.lookups)
+        return g
+
+    def merge(self, other: "_Group", line: int = 0) -> None:
+        """Take in a subquery; one kept in a variable runs where it is used (``line``)."""
         for r in other.finish_refs():
-            self.refs.append(r)
+            self.refs.append(replace(r, line=line) if line else r)
         self.flags |= other.flags
         other.consumed = True
 
@@ -491,6 +501,9 @@ class _Collector:
         # a query held in a local variable, continued
         if type(root) is ast.Name and len(nodes) > 1:
             held = scope.find("qvars", root.id)
+            if held is not None and held.consumed:
+                held = held.fork(e)
+                scope.qvars[root.id] = held
             if held is not None:
                 g, start = held, 1
                 g.end_line = max(g.end_line, e.end_lineno or e.lineno)
@@ -750,7 +763,7 @@ class _Collector:
                 held = scope.find("qvars", x.id)
                 if held is not None and held is not g:
                     if held.known_lazy and not held.evaluated:
-                        g.merge(held)
+                        g.merge(held, x.lineno)
                     continue
             if t in (ast.Call, ast.Attribute, ast.Subscript):
                 sub = self.chain(x, scope)
@@ -760,8 +773,8 @@ class _Collector:
                     if sub.evaluated or not sub.known_lazy:
                         if sub not in self.groups:
                             self.groups.append(sub)
-                    else:
-                        g.merge(sub)
+                    else:   # a query kept in a variable runs here, not where it was built
+                        g.merge(sub, x.lineno if sub.line < g.line else 0)
                         if sub in self.groups:
                             self.groups.remove(sub)
                     continue
