@@ -33,9 +33,10 @@ DJANGO_LAZY = {"filter", "exclude", "all", "order_by", "values", "values_list", 
 DJANGO_EVAL = {"get", "first", "last", "latest", "earliest", "count", "exists", "aggregate", "create",
                "get_or_create", "update_or_create", "bulk_create", "bulk_update", "update", "delete",
                "in_bulk", "iterator", "contains", "explain", "aget", "afirst", "alast", "acount", "aexists",
-               "acreate", "aget_or_create", "aupdate_or_create", "abulk_create", "aupdate", "adelete"}
+               "acreate", "aget_or_create", "aupdate_or_create", "abulk_create", "aupdate", "adelete", "_raw_delete"}
 DJANGO_WRITES = {"update": "update", "delete": "delete", "create": "insert", "bulk_create": "insert",
-                 "get_or_create": "insert", "update_or_create": "update", "bulk_update": "update"}
+                 "get_or_create": "insert", "update_or_create": "update", "bulk_update": "update",
+                 "_raw_delete": "delete"}
 DJANGO_SINGLE = {"get", "first", "last", "latest", "earliest", "create", "get_or_create", "update_or_create"}
 DJANGO_LOOKUP_KW = {"filter", "exclude", "get", "get_or_create", "update_or_create", "aget"}
 DJANGO_LOOKUP_STR = {"select_related", "values", "values_list", "order_by", "only", "defer", "distinct"}
