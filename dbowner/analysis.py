@@ -13,6 +13,7 @@ from .extract.suppressions import scan_suppressions
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
 from .model import Diagnostic, FileFacts, Finding, Severity
+from .orm_resolve import resolve_orm
 from .policy import (  # noqa: F401  (SelectionError, select_rules: re-exported for the CLI)
     Baseline, RuleSettings, SelectionError, StaleEntry, Suppressed, apply_baseline, apply_suppressions,
     resolve_settings, select_rules,
@@ -31,6 +32,7 @@ class Analysis:
     baselined: list[Finding] = field(default_factory=list)         # accepted by the baseline
     stale_baseline: list[StaleEntry] = field(default_factory=list)  # baseline entries whose findings are gone
     settings: RuleSettings | None = None
+    facts: list[FileFacts] = field(default_factory=list)            # per-file facts before ORM resolution
 
     @property
     def failed(self) -> bool:
@@ -67,6 +69,8 @@ def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFact
     settings = settings or resolve_settings(manifest.rules)
     if rules is not None:
         settings = replace(settings, rules=tuple(rules))
+    extracted = facts          # as extraction left them: what `dbowner facts` stores
+    facts = resolve_orm(manifest, discovery, facts)   # + ORM models, queries, migrations as statements
     og = build_graph(manifest, discovery, facts)
     findings = [settings.configure(f) for f in run_checks(og, settings.rules) if settings.runs(f.name, f.path)]
     diagnostics = list(discovery.diagnostics)
@@ -84,7 +88,7 @@ def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFact
     findings = sorted(outcome.kept + [settings.configure(f) for f in outcome.extra], key=Finding.sort_key)
     suppressed = sorted(outcome.suppressed, key=lambda s: s.finding.sort_key())
     analysis = Analysis(manifest, discovery, og, findings, list(settings.rules), diagnostics, suppressed,
-                        settings=settings)
+                        settings=settings, facts=extracted)
     return with_baseline(analysis, baseline) if baseline is not None else analysis
 
 

@@ -99,7 +99,8 @@ def _add_table(g: nx.MultiDiGraph, key: TableKey, owner: str | None) -> str:
 
 def _add_evidence(g: nx.MultiDiGraph, path: str, service: str, stmt: Statement,
                   resolved: list[ResolvedAccess]) -> None:
-    ddl_targets = [r for r in resolved if r.access.role == DDL and r.key is not None]
+    # the table a foreign key starts from: the created/altered table, or the table a model maps
+    ddl_targets = [r for r in resolved if (r.access.role == DDL or r.access.action == "map") and r.key is not None]
     source = service_node(service)
     for r in resolved:
         if r.key is None:

@@ -68,17 +68,22 @@ class Statement:
     accesses: tuple[TableAccess, ...] = ()
     function: str = ""           # enclosing Python function (dotted: Class.method), "" at module level
     transaction: int = 0         # >0: id of the explicit transaction block it runs in (unique per file)
-    origin: str = "sql"          # "sql" (.sql file) or "python" (SQL string passed to a DB call)
+    origin: str = "sql"          # "sql" (.sql file), "python" (SQL string passed to a DB call),
+                                 # "orm" (ORM query or model definition), "migration" (Alembic op or
+                                 # Django migration operation)
+    flags: tuple[str, ...] = ()  # e.g. "relative-update": SET x = x - n, F("x") - n, obj.x -= n
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["accesses"] = [a.to_dict() for a in self.accesses]
+        d["flags"] = list(self.flags)
         return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Statement":
         d = dict(d)
         d["accesses"] = tuple(TableAccess.from_dict(a) for a in d["accesses"])
+        d["flags"] = tuple(d.get("flags", ()))
         return Statement(**d)
 
 
@@ -199,9 +204,10 @@ class FileFacts:
     connections: list[Connection] = field(default_factory=list)
     deploy_units: list[DeployUnit] = field(default_factory=list)
     suppressions: list[Suppression] = field(default_factory=list)
+    orm: "OrmFacts" = field(default_factory=lambda: OrmFacts())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "path": self.path,
             "statements": [s.to_dict() for s in self.statements],
             "transactions": [t.to_dict() for t in self.transactions],
@@ -211,6 +217,9 @@ class FileFacts:
             "deploy_units": [u.to_dict() for u in self.deploy_units],
             "suppressions": [s.to_dict() for s in self.suppressions],
         }
+        if not self.orm.empty():
+            d["orm"] = self.orm.to_dict()
+        return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "FileFacts":
@@ -223,6 +232,7 @@ class FileFacts:
             connections=[Connection(**c) for c in d.get("connections", ())],
             deploy_units=[DeployUnit.from_dict(u) for u in d.get("deploy_units", ())],
             suppressions=[Suppression.from_dict(x) for x in d.get("suppressions", [])],
+            orm=OrmFacts.from_dict(d.get("orm") or {}),
         )
 
 
@@ -249,3 +259,169 @@ class Finding:
             "service": self.service or None, "table": self.table or None,
             "message": self.message, "hint": self.hint,
         }
+
+
+# --------------------------------------------------------------------------------------- ORM facts
+# What one Python file says about ORM models, before any cross-file resolution. Model names stay
+# as written (plus the file's imports); the graph stage maps them to tables (dbowner/orm_resolve.py).
+
+@dataclass(frozen=True)
+class OrmRelation:
+    """A relation declared on a model or Core table: ForeignKey, Django relation field, relationship()."""
+
+    field: str                   # attribute name; "" for a table-level constraint
+    kind: str                    # fk | o2o | m2m | relationship
+    target: str                  # as written, read according to target_kind
+    target_kind: str             # table: SQL name "schema.table" | name: dotted Python name |
+                                 # label: Django "app.Model", "Model" or "self" | setting: a Django
+                                 # setting name (AUTH_USER_MODEL) | registry: SQLAlchemy class-name string |
+                                 # dynamic: an expression dbowner cannot read (kept for the message)
+    line: int
+    through: str = ""            # Django through= / SQLAlchemy secondary= (as written)
+    through_kind: str = ""       # same vocabulary as target_kind
+    db_table: str = ""           # Django ManyToManyField(db_table=...)
+    constraint: bool = True      # False: db_constraint=False, no foreign key in the database
+    related: str = ""            # Django related_query_name or related_name ("+": none)
+
+
+@dataclass(frozen=True)
+class OrmClass:
+    """A class that may be a model (Django, SQLAlchemy declarative, SQLModel) or a Django AppConfig.
+    Whether it is one is decided after extraction, when its bases are resolved across files."""
+
+    name: str
+    line: int
+    end_line: int
+    bases: tuple[str, ...] = ()      # dotted names as written
+    decorators: tuple[str, ...] = ()
+    table: str = ""                  # __tablename__, __table__ = Table("x", ...), Meta.db_table
+    schema: str = ""                 # __table_args__ / Table(schema=...)
+    tablename_rule: str = ""         # "lower": declared_attr returning cls.__name__.lower();
+                                     # "dynamic": a __tablename__ dbowner cannot read
+    metadata_schema: str = ""        # metadata = MetaData(schema=...) on a declarative base
+    app_label: str = ""              # Django Meta.app_label
+    abstract: bool = False           # Meta.abstract / __abstract__
+    proxy: bool = False              # Django Meta.proxy
+    table_kw: bool = False           # SQLModel class keyword table=True
+    columns: tuple[str, ...] = ()    # mapped attribute names: columns, relationships, Django fields
+    managers: tuple[str, ...] = ()   # Django manager attributes declared on the class
+    relations: tuple[OrmRelation, ...] = ()
+    config_name: str = ""            # Django AppConfig.name
+    config_label: str = ""           # Django AppConfig.label
+
+
+@dataclass(frozen=True)
+class OrmSymbol:
+    """A module-level name with ORM meaning."""
+
+    name: str
+    kind: str                        # table: Core Table(...) / table(...) | base: declarative_base() |
+                                     # metadata: MetaData(...) | flask_db: SQLAlchemy() |
+                                     # setting: a Django setting string | settings: a Django settings module
+    line: int
+    table: str = ""
+    schema: str = ""
+    value: str = ""                  # table/base: its MetaData variable; setting: the value
+    columns: tuple[str, ...] = ()
+    relations: tuple[OrmRelation, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrmImport:
+    local: str                       # bound name; "*" for a star import
+    target: str                      # absolute dotted target (relative imports resolved by path)
+    line: int
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model (or Core table) named in an ORM query, with what the query does to it."""
+
+    name: str                        # dotted Python name as written; "" when label or table is set
+    role: str                        # read | write
+    action: str                      # select | insert | update | delete
+    line: int
+    attr: str = ""                   # Order.total: counts only if it is a mapped attribute
+    label: str = ""                  # Django "app.Model" (apps.get_model)
+    table: str = ""                  # a literal SQL table name: a local table("x") / Table("x", ...)
+    orm: str = ""                    # django | sqlalchemy: the construct only exists in that ORM
+    manager: str = ""                # Django manager attribute the query starts from
+    lookups: tuple[str, ...] = ()    # Django lookup paths from this model ("customer__email"; a
+                                     # leading "+" joins the last relation too: select_related)
+    separate: bool = False           # runs as a query of its own (prefetch_related)
+
+
+@dataclass(frozen=True)
+class OrmQuery:
+    """One ORM statement: a query chain, a session.add, an instance save()..."""
+
+    line: int
+    end_line: int
+    text: str                        # short excerpt of the code
+    refs: tuple[ModelRef, ...]
+    function: str = ""
+    transaction: int = 0
+    flags: tuple[str, ...] = ()      # "relative-update"
+
+
+@dataclass(frozen=True)
+class OrmTableRef:
+    """`Model._meta.db_table` / `Model.__tablename__` spliced into SQL text: the SQL names the
+    table ``__orm<index>__`` until the model is resolved."""
+
+    index: int
+    name: str
+    line: int
+
+
+@dataclass(frozen=True)
+class MigrationOp:
+    """A Django migration operation that shapes a table."""
+
+    op: str                          # create_model | add_field | alter_field | remove_field |
+                                     # delete_model | rename_model | alter_model_table
+    model: str
+    line: int
+    end_line: int
+    field: str = ""
+    new_name: str = ""
+    db_table: str = ""
+    relations: tuple[OrmRelation, ...] = ()
+
+
+def _from_plain(cls, d: dict[str, Any]):
+    """Rebuild a frozen ORM fact from asdict() output: lists back to tuples, nested relations."""
+    kw = {}
+    for k, v in d.items():
+        if k in ("relations",):
+            v = tuple(OrmRelation(**r) for r in v)
+        elif k == "refs":
+            v = tuple(_from_plain(ModelRef, r) for r in v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kw[k] = v
+    return cls(**kw)
+
+
+_ORM_LISTS = {"imports": OrmImport, "classes": OrmClass, "symbols": OrmSymbol, "queries": OrmQuery,
+              "table_refs": OrmTableRef, "migration_ops": MigrationOp}
+
+
+@dataclass
+class OrmFacts:
+    imports: list[OrmImport] = field(default_factory=list)
+    classes: list[OrmClass] = field(default_factory=list)
+    symbols: list[OrmSymbol] = field(default_factory=list)
+    queries: list[OrmQuery] = field(default_factory=list)
+    table_refs: list[OrmTableRef] = field(default_factory=list)
+    migration_ops: list[MigrationOp] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not any(getattr(self, k) for k in _ORM_LISTS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: [asdict(x) for x in getattr(self, k)] for k in _ORM_LISTS if getattr(self, k)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "OrmFacts":
+        return OrmFacts(**{k: [_from_plain(cls, x) for x in d.get(k, ())] for k, cls in _ORM_LISTS.items()})

@@ -553,3 +553,10 @@ def test_never_raises(text, dialect):
     assert all(4 <= line <= last for line, _ in f.errors)
     ff = extract_sql_file("x.sql", text, dialect=dialect)
     assert all(d.kind == "parse-error" for d in ff.diagnostics)
+
+
+def test_alter_table_drop_constraint_drops_no_table():
+    from dbowner.extract.sql import parse_sql
+    f = parse_sql("ALTER TABLE orders DROP CONSTRAINT orders_customer_fk; DROP TABLE old_orders")
+    assert [(str(a.table), a.role, a.action) for s in f.statements for a in s.accesses] == [
+        ("orders", "ddl", "alter"), ("old_orders", "ddl", "drop")]

@@ -6,7 +6,8 @@ from .base import Hit, catalog_location, check, live_check
 @check("cross-service-foreign-key")
 def cross_service_foreign_key(og):
     for info in og.statements:
-        sources = [ra for ra in info.accesses if ra.access.role == DDL and ra.owner]
+        # DDL target, or the table an ORM model maps (its ForeignKey fields)
+        sources = [ra for ra in info.accesses if (ra.access.role == DDL or ra.access.action == "map") and ra.owner]
         source_owner = sources[0].owner if sources else info.service
         source_name = sources[0].key.display if sources else "a table"
         for ra in info.accesses:

@@ -53,7 +53,7 @@ class FactsDocument:
 def repo_facts(analysis: Analysis, name: str) -> RepoFacts:
     found = getattr(analysis, "sagas", None) or []
     sagas = [s.to_dict() for s in found if hasattr(s, "to_dict")]
-    return RepoFacts(name, analysis.manifest, analysis.discovery, analysis.graph.facts, sagas)
+    return RepoFacts(name, analysis.manifest, analysis.discovery, analysis.facts or analysis.graph.facts, sagas)
 
 
 def document_to_dict(doc: FactsDocument) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import string
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..model import Diagnostic, FileFacts, Statement, Transaction, TwoPhaseUse
+from ..model import Diagnostic, FileFacts, OrmTableRef, Statement, Transaction, TwoPhaseUse
+from .orm import collect_orm
 from .sql import assign_transactions, parse_sql
 
 # Call names whose first positional argument (or sql=/query=/statement=/operation=) is SQL.
@@ -184,6 +185,7 @@ class _Extractor:
         self.pending_text: list[tuple] = []
         self.consumed: set[int] = set()
         self.substituted = 0   # characters substituted into holes by the current _resolve()
+        self.table_refs: list[OrmTableRef] = []   # Model._meta.db_table spliced into SQL
 
     # ------------------------------------------------------------------ driver
     def run(self, tree: ast.Module) -> None:
@@ -512,6 +514,10 @@ class _Extractor:
         constant, an ORDER BY fragment), else a placeholder."""
         if node is None or conversion not in (-1, 115) or spec is not None:
             return _HOLE
+        model = _model_table_expr(node)
+        if model is not None:   # the graph stage puts the model's table in place of __ormN__
+            self.table_refs.append(OrmTableRef(len(self.table_refs), model, node.lineno))
+            return f"__orm{len(self.table_refs) - 1}__"
         if type(node) is ast.Call and _call_name(node.func) == "Identifier":  # psycopg2.sql.Identifier
             names = [a.value for a in node.args if type(a) is ast.Constant and type(a.value) is str]
             if names and len(names) == len(node.args) and not node.keywords:
@@ -697,6 +703,22 @@ class _Extractor:
         return FileFacts(self.path, statements, transactions, self.two_phase, self.diagnostics)
 
 
+def _model_table_expr(node: ast.expr) -> Optional[str]:
+    """`Order._meta.db_table`, `Order.__tablename__`, `Order.__table__.name` -> "Order"."""
+    parts = []
+    while type(node) is ast.Attribute:
+        parts.append(node.attr)
+        node = node.value
+    if type(node) is not ast.Name:
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    for suffix in (["_meta", "db_table"], ["__tablename__"], ["__table__", "name"], ["__table__", "fullname"]):
+        if len(parts) > len(suffix) and parts[-len(suffix):] == suffix:
+            return ".".join(parts[:-len(suffix)])
+    return None
+
+
 def _all_node_types(cls) -> list[type]:
     out = []
     for sub in cls.__subclasses__():
@@ -742,11 +764,17 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     extractor = _Extractor(path, dialect)
     try:
         extractor.run(tree)
+        facts = extractor.facts()
+        facts.orm, migration, diagnostics = collect_orm(path, tree, facts.transactions)
     except RecursionError:
         return _parse_error(path, 0, "too deeply nested")
     finally:
         del tree
-    return extractor.facts()
+    facts.orm.table_refs = extractor.table_refs
+    if migration:
+        facts.statements = sorted(facts.statements + migration, key=lambda s: s.line)
+    facts.diagnostics = sorted(facts.diagnostics + diagnostics, key=lambda d: d.line)
+    return facts
 
 
 def _parse_error(path: str, line: int, message: str) -> FileFacts:

@@ -655,8 +655,9 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return None
     if ptype is exp.Create and key == "this":
         return DDL, "create_temp" if temp else "create"
-    if ptype is exp.Drop:
-        return (DDL, "drop") if obj_kind in _TABLE_LIKE else None
+    if ptype is exp.Drop:   # its own kind: ALTER TABLE t DROP CONSTRAINT c drops no table c
+        own = str(parent.args.get("kind") or obj_kind).upper()
+        return (DDL, "drop") if own in _TABLE_LIKE else None
     if ptype is exp.OnProperty:
         return (DDL, "alter") if kind == "drop" else None   # DROP TRIGGER x ON t
     if ptype is exp.TruncateTable:
