@@ -62,16 +62,21 @@ def test_tables_command_shows_orm_readers_and_writers():
     assert rows["inventory.stock"]["writers"] == ["inventory", "orders"]
 
 
-def test_facts_file_gives_the_same_findings_as_the_source(tmp_path):
+def test_facts_file_gives_the_same_statements_and_findings_as_the_source(tmp_path):
     """`dbowner facts` stores facts before ORM resolution, so checking the facts file resolves them
     once, exactly as checking the source does (no duplicated ORM statements)."""
+    from dbowner.checks import registered_rules
+    from dbowner.estate import analyze_files
+
     facts = tmp_path / "orm.json"
     subprocess.run([sys.executable, "-m", "dbowner", "facts", str(ORM), "-o", str(facts)], check=True,
                    capture_output=True, text=True, timeout=120)
+    source = analyze(load_manifest(ORM / "dbowner.yaml"))
+    stored = analyze_files([facts], registered_rules())
 
-    def findings(target: Path) -> list[tuple]:
-        proc = subprocess.run([sys.executable, "-m", "dbowner", "check", str(target), "--format", "json"],
-                              capture_output=True, text=True, timeout=120)
-        return sorted((f["name"], f["path"], f["line"], f["table"]) for f in json.loads(proc.stdout)["findings"])
+    def statements(analysis) -> list[tuple]:
+        return sorted((i.path, i.statement.line, i.statement.text) for i in analysis.graph.statements)
 
-    assert findings(facts) == findings(ORM) and len(findings(ORM)) == 24
+    assert statements(stored) == statements(source)
+    assert [(f.name, f.path, f.line) for f in stored.findings] == [(f.name, f.path, f.line) for f in source.findings]
+    assert len(source.findings) == 24
