@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from .codefacts import CodeFacts, StatementDetail, load
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -69,6 +71,7 @@ class Statement:
     function: str = ""           # enclosing Python function (dotted: Class.method), "" at module level
     transaction: int = 0         # >0: id of the explicit transaction block it runs in (unique per file)
     origin: str = "sql"          # "sql" (.sql file) or "python" (SQL string passed to a DB call)
+    detail: StatementDetail | None = None   # DML/SELECT shape for the idempotency rules
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -79,6 +82,8 @@ class Statement:
     def from_dict(d: dict[str, Any]) -> "Statement":
         d = dict(d)
         d["accesses"] = tuple(TableAccess.from_dict(a) for a in d["accesses"])
+        if d.get("detail") is not None:
+            d["detail"] = load(StatementDetail, d["detail"])
         return Statement(**d)
 
 
@@ -130,6 +135,7 @@ class FileFacts:
     transactions: list[Transaction] = field(default_factory=list)
     two_phase: list[TwoPhaseUse] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    code: CodeFacts | None = None    # Python structure for the saga and dual-write rules
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +144,7 @@ class FileFacts:
             "transactions": [t.to_dict() for t in self.transactions],
             "two_phase": [t.to_dict() for t in self.two_phase],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "code": self.code.to_dict() if self.code is not None else None,
         }
 
     @staticmethod
@@ -148,6 +155,7 @@ class FileFacts:
             transactions=[Transaction(**t) for t in d["transactions"]],
             two_phase=[TwoPhaseUse(**t) for t in d["two_phase"]],
             diagnostics=[Diagnostic(**x) for x in d["diagnostics"]],
+            code=CodeFacts.from_dict(d["code"]) if d.get("code") else None,
         )
 
 

@@ -11,6 +11,9 @@ from . import (  # noqa: F401  (importing registers the checks)
     cross_service_write, event_store_mutation, manifest_conflict, shared_database, two_phase_commit,
     unowned_table,
 )
+from . import (  # noqa: F401  sagas and outbox
+    dual_write, saga_compensation_not_idempotent, saga_missing_compensation, saga_step_not_idempotent,
+)
 from .base import REGISTRY, Hit, check
 
 __all__ = ["REGISTRY", "Hit", "check", "run_checks", "registered_rules"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..model import Diagnostic, FileFacts, Statement, Transaction, TwoPhaseUse
+from .functions import collect_code
 from .sql import assign_transactions, parse_sql
 
 # Call names whose first positional argument (or sql=/query=/statement=/operation=) is SQL.
@@ -743,10 +744,19 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     try:
         extractor.run(tree)
     except RecursionError:
+        del tree
         return _parse_error(path, 0, "too deeply nested")
+    facts = extractor.facts()
+    try:   # the same tree, once more, for the saga and dual-write rules
+        facts.code = collect_code(tree)
+    except RecursionError:
+        facts.diagnostics.append(Diagnostic(path, 0, "parse-error", "too deeply nested for the saga analysis"))
+    except Exception as e:  # a bug of ours must not lose the SQL facts of the file
+        facts.diagnostics.append(Diagnostic(path, 0, "internal-error",
+                                            f"dbowner failed on this file's structure: {type(e).__name__}: {e}"))
     finally:
         del tree
-    return extractor.facts()
+    return facts
 
 
 def _parse_error(path: str, line: int, message: str) -> FileFacts:
