@@ -12,6 +12,7 @@ from .extract import extract_file
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
 from .model import Diagnostic, FileFacts, Finding
+from .sagas import SAGA_RULES, saga_report
 
 
 @dataclass
@@ -71,6 +72,8 @@ def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None) -> Analysis
     for ff in facts:
         diagnostics.extend(ff.diagnostics)
     diagnostics.extend(_ambiguities(og))
+    if any(r.name in SAGA_RULES for r in rules):
+        diagnostics.extend(saga_report(og).diagnostics)   # manifest sagas naming missing functions
     diagnostics.sort(key=lambda d: (d.path, d.line, d.kind, d.message))
     return Analysis(manifest, discovery, og, findings, rules, diagnostics)
 

@@ -13,4 +13,4 @@ def main() -> None:
 
 
 # Importing a command module registers its command on `main`.
-from . import check, explain, tables  # noqa: E402,F401
+from . import check, explain, sagas, tables  # noqa: E402,F401

@@ -17,7 +17,9 @@ from .verdicts import (
     compensation_problems, dual_write_problems, idempotency_problems,
 )
 
-__all__ = ["SagaReport", "saga_report", "Saga", "Step", "Target", "Problem", "FunctionRef",
+SAGA_RULES = frozenset({MISSING_COMPENSATION, STEP_NOT_IDEMPOTENT, COMPENSATION_NOT_IDEMPOTENT, DUAL_WRITE})
+
+__all__ = ["SagaReport", "SAGA_RULES", "saga_report", "Saga", "Step", "Target", "Problem", "FunctionRef",
            "MISSING_COMPENSATION", "STEP_NOT_IDEMPOTENT", "COMPENSATION_NOT_IDEMPOTENT", "DUAL_WRITE"]
 
 

@@ -162,16 +162,17 @@ class Assembler:
                 if ref is None:
                     info.opaque.append(call_label(c))
                     continue
-                self._inner(ref, info, steps, shape.steps, names, earlier, _INNER_DEPTH, set())
+                helper = self.target(c.runs or c.callee, path, fn, c.literal)
+                self._inner(ref, info, steps, shape.steps, names, earlier, _INNER_DEPTH, set(), (helper, c.line))
         if not any(s.compensation for s in steps):
             return None
         return Saga(shape.name, "orchestrator", shape.convention, path, shape.line, shape.end_line, service,
                     steps, paths)
 
     def _inner(self, ref: FunctionRef, info: PathInfo, steps: list[Step], shapes, names, earlier,
-               depth: int, seen: set) -> None:
-        """A helper called on a failure path: the compensations it calls count as run there;
-        calls in it we cannot see into make the path opaque."""
+               depth: int, seen: set, helper: tuple[Target, int]) -> None:
+        """A helper called on a failure path: the compensations it calls count as run there (the
+        helper is shown as the compensation); calls in it we cannot see into make the path opaque."""
         f = self.index.function(ref)
         if f is None or ref in seen:
             return
@@ -182,14 +183,13 @@ class Assembler:
             k = _match(c, shapes, names, earlier)
             if k is not None:
                 info.compensates.add(k)
-                self._set_compensation(steps[k], self.target(c.runs or c.callee, ref.path, f.name, c.literal),
-                                       ref.path, c.line)
+                self._set_compensation(steps[k], helper[0], info_path(steps), helper[1])
                 continue
             if http_method(c):
                 continue
             inner = self.index.resolve(c.runs or c.callee, ref.path, f.name)
             if inner is not None and depth > 0:
-                self._inner(inner, info, steps, shapes, names, earlier, depth - 1, seen)
+                self._inner(inner, info, steps, shapes, names, earlier, depth - 1, seen, helper)
             elif inner is None and cv.verb_kind(last_part(c.runs or c.callee)) != "query":
                 info.opaque.append(c.runs or c.callee)
 
@@ -261,6 +261,10 @@ class Assembler:
         self.diagnostics.append(Diagnostic(self.manifest.display_path, line, "saga-reference",
                                            f"sagas.{spec.name}.steps[{i}].{role}: {why}"))
         return None
+
+
+def info_path(steps: list[Step]) -> str:
+    return steps[0].path if steps else ""
 
 
 def pivot_of(saga: Saga) -> tuple[Optional[int], bool]:

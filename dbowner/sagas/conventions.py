@@ -89,8 +89,8 @@ def undoes(comp: str, step: str) -> bool:
     s = [_singular(w) for w in words(step)]
     if not c or not s or c == s:
         return False
-    if c[0] in UNDO_PREFIXES and c[1:] == s:
-        return True
+    if c[0] in UNDO_PREFIXES and c[1:] and c[1:] == s[:len(c) - 1]:
+        return True      # undo_reserve_stock, compensate_debit (for debit_account)
     if c[-1] in UNDO_SUFFIXES and c[:-1] == s:
         return True
     n = min(len(c), len(s))
