@@ -34,22 +34,27 @@ class PairConvention:
     form: str
     names: frozenset[str]           # callee or decorator name (its last dotted part)
     libraries: str = ""             # where the shape comes from, for maintainers
+    generic: bool = False           # a common name (step, action): a positional compensation only
+                                    # counts on a builder (x.step(a, b)) holding two steps or more
+    needs_keyword: bool = False     # the compensation must come from a keyword or a chained
+                                    # modifier (.with_compensation(undo)), never a positional arg
 
 
 PAIR_CONVENTIONS: tuple[PairConvention, ...] = (
     PairConvention("add_step(action, compensation)", "call", frozenset({"add_step"}),
                    "pysagas SagaBuilder, OrchestrationBuilder and similar builders"),
     PairConvention("action(action, compensation)", "call", frozenset({"action"}),
-                   "saga_py SagaBuilder"),
+                   "saga_py SagaBuilder", generic=True),
     PairConvention("step(action, compensation)", "call", frozenset({"step"}),
-                   "simple_saga Saga.step, fluent .step(...).with_compensation(...)"),
+                   "simple_saga Saga.step, fluent .step(...).with_compensation(...)", generic=True),
     PairConvention("invoke(action).with_compensation(undo)", "call",
                    frozenset({"invoke", "invoke_local", "invoke_participant"}),
-                   "Eventuate-style step().invoke_participant(...).with_compensation(...)"),
+                   "Eventuate-style step().invoke_participant(...).with_compensation(...)", needs_keyword=True),
     PairConvention("SagaStep(action, compensation)", "call",
                    frozenset({"SagaStep", "SyncStep", "AsyncStep", "SyncSagaStep", "AsyncSagaStep",
-                              "Step", "SagaAction"}),
+                              "SagaAction"}),
                    "step objects in step lists"),
+    PairConvention("Step(action, compensation)", "call", frozenset({"Step"}), "step objects", generic=True),
     PairConvention("@step(compensate=undo)", "step-decorator",
                    frozenset({"step", "saga_step", "saga_action"}), "decorator-based saga classes"),
     PairConvention("@compensate('step')", "compensation-decorator",
@@ -76,6 +81,9 @@ REGISTRATION_CONVENTIONS: tuple[RegistrationConvention, ...] = (
                            frozenset({"add_compensation", "register_compensation"}), False,
                            frozenset({"compensate", "run_compensations", "compensate_all", "rollback"})),
 )
+
+# A helper a compensation list is handed to in an except handler: run_compensations(comps).
+RUNNER_HELPER = re.compile(r"compensat|rollback|undo|revert|unwind", re.I)
 
 # Calls that run another function as a unit of work: the first argument is what runs.
 ACTIVITY_CALLS = frozenset({
@@ -131,11 +139,17 @@ PERSIST_CALLS = frozenset({"save", "commit", "flush", "add", "merge", "save_chan
 # Receivers whose calls are logging, metrics or tracing.
 TRIVIAL_RECEIVER = re.compile(r"(^|\.)(_?log|_?logger|logging|structlog|metrics|statsd|tracer|span|"
                               r"console|warnings|json|math|time|datetime|uuid|random|re|os|sys)$", re.I)
-TRIVIAL_FUNCTIONS = frozenset({
+# Plain function calls (no receiver) that are builtins, never steps: open(), len(), print() ...
+TRIVIAL_BUILTINS = frozenset({
     "print", "len", "str", "int", "float", "bool", "dict", "list", "set", "tuple", "repr", "sorted",
-    "isinstance", "getattr", "setattr", "hasattr", "min", "max", "sum", "any", "all", "uuid4",
-    "timedelta", "range", "enumerate", "zip", "format", "sleep", "now", "utcnow", "info", "debug",
-    "warning", "error", "exception", "critical",
+    "isinstance", "issubclass", "getattr", "setattr", "hasattr", "delattr", "min", "max", "sum", "any",
+    "all", "uuid4", "timedelta", "range", "enumerate", "zip", "format", "open", "iter", "next", "super",
+    "type", "id", "hash", "input", "vars", "map", "filter", "reversed", "abs", "round", "divmod", "ord",
+    "chr", "bytes", "bytearray", "callable", "locals", "globals", "exec", "eval", "compile", "object",
+})
+# Method names that are logging, clocks or sleeping on any receiver.
+TRIVIAL_FUNCTIONS = frozenset({
+    "sleep", "now", "utcnow", "info", "debug", "warning", "warn", "error", "exception", "critical",
 })
 # Methods on plain values (lists, dicts, strings): saga_state["steps"].append("debit").
 VALUE_METHODS = frozenset({

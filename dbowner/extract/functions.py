@@ -134,17 +134,58 @@ def _exits(body: list[ast.stmt]) -> bool:
 
 def _own(nodes: list[ast.AST]) -> Iterator[tuple[ast.AST, Optional[ast.AST]]]:
     """(node, parent) for everything under ``nodes`` in source order, not entering nested
-    functions, classes or lambda bodies (their code runs elsewhere)."""
+    functions, classes or lambda bodies (their code runs elsewhere). Leaves that can hold no call
+    (names, constants, operators) are skipped."""
     stack: list[tuple[ast.AST, Optional[ast.AST]]] = [(n, None) for n in reversed(nodes)]
+    fields = _FIELDS
     while stack:
         node, parent = stack.pop()
         yield node, parent
-        if isinstance(node, _DEFS):
+        t = type(node)
+        if t in _NO_DESCENT:
             continue
-        if isinstance(node, ast.Lambda):
-            continue
-        children = list(ast.iter_child_nodes(node))
-        stack.extend((c, node) for c in reversed(children))
+        start = len(stack)
+        for name in fields.get(t, ()):
+            v = getattr(node, name, None)
+            if type(v) is list:
+                for x in v:
+                    if type(x) in fields:
+                        stack.append((x, node))
+            elif type(v) in fields:
+                stack.append((v, node))
+        if len(stack) - start > 1:
+            stack[start:] = stack[start:][::-1]
+
+
+def _node_types(cls) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_node_types(sub))
+    return out
+
+
+_LEAVES = (ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop,
+           ast.alias, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal)
+# node type -> fields that can hold nodes worth visiting
+_FIELDS = {t: tuple(f for f in t._fields if f not in ("ctx", "op", "type_comment"))
+           for t in _node_types(ast.AST) if not issubclass(t, _LEAVES) and t._fields is not None}
+for _leaf in (ast.Import, ast.ImportFrom):
+    _FIELDS[_leaf] = ()
+_NO_DESCENT = frozenset({*_DEFS, ast.Lambda, ast.Import, ast.ImportFrom})
+
+
+class _Parents:
+    """Parent of a node, built on first use (only ORM ``.values(...)`` chains ask)."""
+
+    def __init__(self, own: list) -> None:
+        self._own = own
+        self._map: Optional[dict[int, Optional[ast.AST]]] = None
+
+    def get(self, node_id: int) -> Optional[ast.AST]:
+        if self._map is None:
+            self._map = {id(n): p for n, p in self._own}
+        return self._map.get(node_id)
 
 
 def _is_trivial(callee: str) -> bool:
@@ -152,6 +193,8 @@ def _is_trivial(callee: str) -> bool:
     if not callee:
         return True
     last = last_part(callee)
+    if "." not in callee and callee in cv.TRIVIAL_BUILTINS:
+        return True
     if last in cv.TRIVIAL_FUNCTIONS or last in cv.VALUE_METHODS:
         return True
     if last[:1].isupper():
@@ -271,13 +314,14 @@ class _Collector:
                     self.imports.append(Import(a.asname or a.name, node.module or "", a.name, node.level or 0))
 
     # ------------------------------------------------------------------ calls
-    def _call(self, node: ast.Call, parent: Optional[ast.AST], in_exit: bool = False) -> Call:
+    def _call(self, node: ast.Call, parent: Optional[ast.AST], in_exit: bool = False,
+              with_args: bool = True) -> Call:
         callee = _callee(node.func)
         first = node.args[0] if node.args else _keyword(node, ("url", "subject", "topic", "name"))
         return Call(
             line=node.lineno, callee=callee, awaited=isinstance(parent, ast.Await),
             runs=_runs(node, callee), literal=_string(first),
-            args=tuple(_text(a) for a in node.args[:_MAX_ARGS]), in_exit=in_exit,
+            args=tuple(_text(a) for a in node.args[:_MAX_ARGS]) if with_args else (), in_exit=in_exit,
         )
 
     def _calls_in(self, body: list[ast.stmt]) -> tuple[Call, ...]:
@@ -301,10 +345,10 @@ class _Collector:
         assigns: dict[str, list[tuple[int, ast.expr]]] = {}
         augmented: list[OrmWrite] = []
         persists = False
-        parents = {id(n): p for n, p in own}
+        parents = _Parents(own)
         for n, parent in own:
             if isinstance(n, ast.Call):
-                cf = self._call(n, parent)
+                cf = self._call(n, parent, with_args=False)   # arguments only matter for saga steps
                 calls.append(cf)
                 pub = _publish(n, cf.callee)
                 if pub:
@@ -452,7 +496,10 @@ class _Collector:
 
     # ------------------------------------------------------------------ declared pairs (calls)
     def _declared_calls(self, own, qual: str) -> list[SagaShape]:
-        rows = {name: row for row in cv.PAIR_CONVENTIONS if row.form == "call" for name in row.names}
+        rows = _CALL_ROWS
+        if not any(isinstance(n, ast.Call) and isinstance(n.func, (ast.Attribute, ast.Name))
+                   and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) in rows for n, _ in own):
+            return []
         parents = {id(n): p for n, p in own}
         assigned = {}
         for n, _ in own:
@@ -469,28 +516,37 @@ class _Collector:
             consumed.update(id(c) for c in chain)
             steps: list[StepShape] = []
             labels = []
+            evidence = []      # per step: "strong", "generic" (a positional pair on a common name) or ""
             for c in chain:
                 name = last_part(_callee(c.func)) if _callee(c.func) else ""
                 if name in rows:
-                    step = _pair_step(c)
-                    if step is not None:
+                    row = rows[name]
+                    found = _pair_step(c, row)
+                    if found is not None:
+                        step, how = found
                         steps.append(step)
-                        labels.append(rows[name].label)
+                        labels.append(row.label)
+                        evidence.append(how)
                 elif name in cv.CHAIN_MODIFIERS and steps and c.args and not steps[-1].compensation:
                     ref = reference(c.args[0])
                     if ref:
                         s = steps[-1]
                         steps[-1] = StepShape(s.line, s.action, ref, c.lineno, s.pivot, s.name, s.literal, s.args)
+                        evidence[-1] = "strong"
             if not steps:
                 continue
             key, name = _group(n, chain, parents, assigned, qual)
-            g = groups.setdefault(key, {"name": name, "steps": [], "labels": [], "line": n.lineno,
+            if key[0] not in ("var", "chain"):
+                evidence = ["strong" if e == "strong" else "" for e in evidence]
+            g = groups.setdefault(key, {"key": key, "name": name, "steps": [], "labels": [], "evidence": [], "line": n.lineno,
                                         "end": n.end_lineno or n.lineno})
             g["steps"].extend(steps)
             g["labels"].extend(labels)
+            g["evidence"].extend(evidence)
             g["end"] = max(g["end"], n.end_lineno or n.lineno)
         out = []
-        sagas = [g for g in groups.values() if any(s.compensation for s in g["steps"])]
+        sagas = [g for g in groups.values() if "strong" in g["evidence"]
+                 or (g["evidence"].count("generic") >= 2 and key_is_builder(g))]
         for g in sagas:
             steps = sorted(g["steps"], key=lambda s: s.line)
             label = ", ".join(sorted(set(g["labels"])))
@@ -583,32 +639,95 @@ def _main_path_calls(body: list[ast.stmt]) -> list[ast.Call]:
             out.extend(_main_path_calls(st.body))
             out.extend(_main_path_calls(st.orelse))
         else:
-            sc = _statement_call(st)
-            if sc is not None:
-                out.append(sc[0])
+            out.extend(_calls_of_statement(st))
     return out
 
 
+def _calls_of_statement(st: ast.stmt) -> list[ast.Call]:
+    """The calls a simple statement makes as units of work: its call (``[x =] [await] f()``),
+    else the awaited calls inside it (``out += " " + await execute_activity(...)``)."""
+    sc = _statement_call(st)
+    if sc is not None:
+        return [sc[0]]
+    value = getattr(st, "value", None) if isinstance(st, (ast.AugAssign, ast.Return, ast.Assign, ast.Expr)) else None
+    if value is None:
+        return []
+    return [n.value for n in ast.walk(value) if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
+
+
 def _runs_compensations(fn, own, receiver: str, row: cv.RegistrationConvention) -> bool:
-    """Does the function run the registered compensations: reversed(x), x[::-1], x.reverse(),
-    ``while x: x.pop()``, x.compensate(), or x handed to a call in an except handler?"""
-    for n, _ in own:
-        if isinstance(n, ast.Call):
-            callee = _callee(n.func)
-            if callee == "reversed" and n.args and dotted(n.args[0]) == receiver:
+    """Does a failure branch run the registered compensations? A loop over reversed(x) or
+    x[::-1] (or ``while x: x.pop()``) that calls each item or hands it to a call
+    (execute_activity(c, ...)), in an except handler, a finally block or an if body; or, in an
+    except handler or finally block, x.compensate() or x handed to a compensate/rollback helper."""
+    for block, strict in _failure_blocks(fn):
+        for n, _ in _own(block):
+            if isinstance(n, (ast.For, ast.AsyncFor)) and _reversed_iter(n.iter, receiver) \
+                    and _invokes(n.body, _target_names(n.target)):
                 return True
-            if callee in (f"{receiver}.reverse", f"{receiver}.pop") and row.needs_list:
+            if isinstance(n, ast.While) and dotted(n.test) == receiver and _invokes_pop(n, receiver):
                 return True
-            if receiver_of(callee) == receiver and last_part(callee) in row.runners:
-                return True
-        elif isinstance(n, ast.Subscript) and dotted(n.value) == receiver and isinstance(n.slice, ast.Slice):
-            step = n.slice.step
-            if isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub):
-                return True
-        elif isinstance(n, ast.ExceptHandler):
-            for m in ast.walk(n):
-                if isinstance(m, ast.Call) and any(dotted(a) == receiver for a in m.args):
+            if strict and isinstance(n, ast.Call):
+                callee = _callee(n.func)
+                if receiver_of(callee) == receiver and last_part(callee) in row.runners:
                     return True
+                if any(dotted(a) == receiver for a in n.args) and cv.RUNNER_HELPER.search(last_part(callee)):
+                    return True
+    return False
+
+
+def _failure_blocks(fn) -> list[tuple[list[ast.stmt], bool]]:
+    """(block, strict): except handlers and finally blocks are strict, if bodies are not."""
+    blocks = []
+    for n, _ in _own(fn.body):
+        if isinstance(n, _TRY):
+            blocks.extend((h.body, True) for h in n.handlers)
+            if n.finalbody:
+                blocks.append((n.finalbody, True))
+        elif isinstance(n, ast.If):
+            blocks.append((n.body, False))
+    return blocks
+
+
+def _invokes_pop(loop: ast.While, receiver: str) -> bool:
+    """``while x: x.pop()()`` or ``while x: c = x.pop(); await c()``."""
+    popped = set()
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Call) and _callee(n.func) == f"{receiver}.pop":
+            popped.add(id(n))
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Call) and id(n.func) in popped:
+            return True
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and id(n.value) in popped:
+            if _invokes(loop.body, _target_names(n.targets[0])):
+                return True
+    return False
+
+
+def _reversed_iter(it: ast.expr, receiver: str) -> bool:
+    if isinstance(it, ast.Call) and _callee(it.func) == "reversed" and it.args:
+        return dotted(it.args[0]) == receiver
+    if isinstance(it, ast.Subscript) and dotted(it.value) == receiver and isinstance(it.slice, ast.Slice):
+        step = it.slice.step
+        return isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub)
+    return False
+
+
+def _target_names(target: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _invokes(body: list[ast.stmt], names: set[str]) -> bool:
+    """Is one of ``names`` called, or handed as the first argument to a call, in ``body``?"""
+    for n in (m for st in body for m in ast.walk(st)):
+        if isinstance(n, ast.Call):
+            f = n.func
+            while isinstance(f, ast.Subscript):      # c[0](*c[1])
+                f = f.value
+            if isinstance(f, ast.Name) and f.id in names:
+                return True
+            if n.args and isinstance(n.args[0], ast.Name) and n.args[0].id in names:
+                return True
     return False
 
 
@@ -623,8 +742,18 @@ def _unroll(call: ast.Call) -> list[ast.Call]:
     return chain
 
 
-def _pair_step(call: ast.Call) -> Optional[StepShape]:
-    """The step a ``call``-form convention declares: action, compensation, pivot, name."""
+def key_is_builder(group: dict) -> bool:
+    return group["key"][0] in ("var", "chain")
+
+
+_FUNCTION_LIKE = (ast.Name, ast.Attribute, ast.Lambda, ast.Call)
+
+
+def _pair_step(call: ast.Call, row: cv.PairConvention) -> Optional[tuple[StepShape, str]]:
+    """The step a ``call``-form convention declares (action, compensation, pivot, name), and how
+    sure the compensation is: "strong" (a keyword, or a saga-specific name), "generic" (a
+    positional pair on a common name such as step or action), "" (none)."""
+    bare = isinstance(call.func, ast.Name)
     args = list(call.args)
     name = ""
     if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
@@ -636,15 +765,20 @@ def _pair_step(call: ast.Call) -> Optional[StepShape]:
     if action is None and args:
         action = args[0]
     comp = _keyword(call, cv.COMPENSATION_KEYWORDS)
-    if comp is None and len(args) > 1:
-        comp = args[1]
+    how = "strong" if comp is not None else ""
+    if comp is None and len(args) > 1 and not row.needs_keyword and not (row.generic and bare):
+        if isinstance(args[1], _FUNCTION_LIKE) or (isinstance(args[1], ast.Constant) and args[1].value is None):
+            comp = args[1]
+            how = "generic" if row.generic else "strong"
+    if not isinstance(action, _FUNCTION_LIKE):
+        return None
     action_ref = reference(action)
-    if not action_ref or isinstance(action, ast.Constant):
+    if not action_ref:
         return None
     comp_ref = reference(comp) if comp is not None and not (
         isinstance(comp, ast.Constant) and comp.value is None) else ""
-    if isinstance(comp, ast.Lambda) and not comp_ref:
-        comp_ref = ""      # lambda: None - an explicit no-op compensation
+    if not comp_ref:
+        how = ""           # None or lambda: None - an explicit "no compensation"
     p = _keyword(call, cv.PIVOT_KEYWORDS)
     pivot = isinstance(p, ast.Constant) and p.value is True
     literal = ""
@@ -653,7 +787,7 @@ def _pair_step(call: ast.Call) -> Optional[StepShape]:
         inner = inner.value
     if isinstance(inner, ast.Call) and inner.args:
         literal = _string(inner.args[0])
-    return StepShape(call.lineno, action_ref, comp_ref, call.lineno if comp_ref else 0, pivot, name, literal)
+    return StepShape(call.lineno, action_ref, comp_ref, call.lineno if comp_ref else 0, pivot, name, literal), how
 
 
 def _group(call: ast.Call, chain: list[ast.Call], parents: dict, assigned: dict, qual: str) -> tuple[tuple, str]:
@@ -762,10 +896,15 @@ def _model_of(arg: Optional[ast.AST], assigns: dict) -> tuple[str, bool]:
 
 
 _UPSERT_CHAIN = frozenset({"on_conflict_do_nothing", "on_conflict_do_update", "on_duplicate_key_update"})
+_ORM_METHODS = frozenset({"add", "add_all", "merge", "delete", "get_or_create", "update_or_create", "create",
+                          "bulk_create", "update", "values", *_UPSERT_CHAIN})
+_CALL_ROWS = {name: row for row in cv.PAIR_CONVENTIONS if row.form == "call" for name in row.names}
 
 
-def _orm_write(call: ast.Call, callee: str, assigns: dict, parents: dict) -> Optional[OrmWrite]:
+def _orm_write(call: ast.Call, callee: str, assigns: dict, parents) -> Optional[OrmWrite]:
     last = last_part(callee)
+    if last not in _ORM_METHODS:
+        return None
     recv = receiver_of(callee)
     text = _text(call, 80)
     func_value = call.func.value if isinstance(call.func, ast.Attribute) else None
