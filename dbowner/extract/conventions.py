@@ -108,13 +108,14 @@ _BROKER_RECEIVER = (r"exchange|channel|produc|publisher|broker|bus\b|bus$|nats|(
                     r"jetstream|redis|pubsub|kafka|rabbit|amqp|(^|\.|_)mq|stream|(^|\.|_)events?$|messag|"
                     r"sns|topic")
 
+# The first row that matches names the broker.
 PUBLISH_CONVENTIONS: tuple[PublishConvention, ...] = (
     PublishConvention("kafka", frozenset({"send", "send_and_wait", "produce"}), r"produc|kafka"),
     PublishConvention("rabbitmq", frozenset({"basic_publish"})),
-    PublishConvention("message broker", frozenset({"publish", "publish_message", "publish_event",
-                                                   "publish_batch"}), _BROKER_RECEIVER),
     PublishConvention("sns", frozenset({"publish", "publish_batch"}), "",
                       frozenset({"TopicArn", "TargetArn", "PhoneNumber"})),
+    PublishConvention("message broker", frozenset({"publish", "publish_message", "publish_event",
+                                                   "publish_batch"}), _BROKER_RECEIVER),
     PublishConvention("sqs", frozenset({"send_message", "send_message_batch"}), r"sqs|queue"),
     PublishConvention("sqs", frozenset({"send_message", "send_message_batch"}), "",
                       frozenset({"QueueUrl"})),

@@ -536,7 +536,7 @@ class _Collector:
             if not steps:
                 continue
             key, name = _group(n, chain, parents, assigned, qual)
-            if key[0] not in ("var", "chain"):
+            if key[0] not in _BUILDER_KEYS:
                 evidence = ["strong" if e == "strong" else "" for e in evidence]
             g = groups.setdefault(key, {"key": key, "name": name, "steps": [], "labels": [], "evidence": [], "line": n.lineno,
                                         "end": n.end_lineno or n.lineno})
@@ -546,7 +546,7 @@ class _Collector:
             g["end"] = max(g["end"], n.end_lineno or n.lineno)
         out = []
         sagas = [g for g in groups.values() if "strong" in g["evidence"]
-                 or (g["evidence"].count("generic") >= 2 and key_is_builder(g))]
+                 or ("generic" in g["evidence"] and len(g["steps"]) >= 2 and key_is_builder(g))]
         for g in sagas:
             steps = sorted(g["steps"], key=lambda s: s.line)
             label = ", ".join(sorted(set(g["labels"])))
@@ -742,8 +742,12 @@ def _unroll(call: ast.Call) -> list[ast.Call]:
     return chain
 
 
+_BUILDER_KEYS = ("var", "chain", "list")
+
+
 def key_is_builder(group: dict) -> bool:
-    return group["key"][0] in ("var", "chain")
+    """Steps collected on one builder, chain or list (not loose calls in a function)."""
+    return group["key"][0] in _BUILDER_KEYS
 
 
 _FUNCTION_LIKE = (ast.Name, ast.Attribute, ast.Lambda, ast.Call)
@@ -753,7 +757,7 @@ def _pair_step(call: ast.Call, row: cv.PairConvention) -> Optional[tuple[StepSha
     """The step a ``call``-form convention declares (action, compensation, pivot, name), and how
     sure the compensation is: "strong" (a keyword, or a saga-specific name), "generic" (a
     positional pair on a common name such as step or action), "" (none)."""
-    bare = isinstance(call.func, ast.Name)
+    bare = isinstance(call.func, ast.Name) and call.func.id[:1].islower()   # step(a, b), not Step(a, b)
     args = list(call.args)
     name = ""
     if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
@@ -799,10 +803,15 @@ def _group(call: ast.Call, chain: list[ast.Call], parents: dict, assigned: dict,
         if not name and isinstance(holder, ast.keyword) and holder.arg:
             name = holder.arg
         return ("list", id(parent)), _qualify(qual, name)
-    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "append":
-        recv = dotted(parent.func.value)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and call in parent.args:
+        recv = dotted(parent.func.value)       # steps.append(SagaStep(...)), saga.add(Step(...))
         if recv:
             return ("var", recv), _qualify(qual, recv)
+        outer = parent                         # Pipeline().then(Step(...)).then(Step(...))
+        while isinstance(parents.get(id(outer)), ast.Attribute) and isinstance(
+                parents.get(id(parents.get(id(outer)))), ast.Call):
+            outer = parents.get(id(parents.get(id(outer))))
+        return ("chain", id(outer)), _qualify(qual, assigned.get(id(outer), ""))
     if id(call) in assigned:
         return ("var", assigned[id(call)]), _qualify(qual, assigned[id(call)])
     root = chain[0].func.value if isinstance(chain[0].func, ast.Attribute) else None
