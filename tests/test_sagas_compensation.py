@@ -103,7 +103,7 @@ def test_read_only_and_query_steps_need_no_compensation(make_repo):
     """}
     missing, report, _ = run(make_repo, files)
     assert missing == []
-    assert [s.action.effect for s in report.sagas[0].steps][:2] == ["read-only", "query (body not here)"]
+    assert [s.action.effect for s in report.sagas[0].steps][:2] == ["read-only", "query (not analysed)"]
 
 
 def test_step_whose_body_writes_is_state_changing(make_repo):

@@ -551,6 +551,8 @@ class _Collector:
             steps = sorted(g["steps"], key=lambda s: s.line)
             label = ", ".join(sorted(set(g["labels"])))
             name = qual if qual and len(sagas) == 1 else g["name"]   # the function, if it holds one saga
+            if name.endswith(".__init__"):
+                name = name[: -len(".__init__")]                     # steps built in a constructor
             out.append(SagaShape("declared", name, g["line"], g["end"], qual, label, tuple(steps)))
         return out
 
@@ -774,11 +776,14 @@ def _pair_step(call: ast.Call, row: cv.PairConvention) -> Optional[tuple[StepSha
         if isinstance(args[1], _FUNCTION_LIKE) or (isinstance(args[1], ast.Constant) and args[1].value is None):
             comp = args[1]
             how = "generic" if row.generic else "strong"
-    if not isinstance(action, _FUNCTION_LIKE):
+    if action is None and how == "strong":
+        action_ref = ""        # SyncStep(name="reject_order", compensation=...): undoes work done before
+    elif not isinstance(action, _FUNCTION_LIKE):
         return None
-    action_ref = reference(action)
-    if not action_ref:
-        return None
+    else:
+        action_ref = reference(action)
+        if not action_ref:
+            return None
     comp_ref = reference(comp) if comp is not None and not (
         isinstance(comp, ast.Constant) and comp.value is None) else ""
     if not comp_ref:
@@ -787,6 +792,8 @@ def _pair_step(call: ast.Call, row: cv.PairConvention) -> Optional[tuple[StepSha
     pivot = isinstance(p, ast.Constant) and p.value is True
     literal = ""
     inner = action.body if isinstance(action, ast.Lambda) else action
+    if inner is None:
+        return StepShape(call.lineno, "", comp_ref, call.lineno if comp_ref else 0, pivot, name), how
     if isinstance(inner, ast.Await):
         inner = inner.value
     if isinstance(inner, ast.Call) and inner.args:
@@ -896,8 +903,8 @@ def _model_of(arg: Optional[ast.AST], assigns: dict) -> tuple[str, bool]:
             callee = _callee(value.func)
             if last_part(callee)[:1].isupper():
                 return last_part(callee), False
-            for c in _unroll(value):   # session.get(Order, id), session.query(Order).filter(...).one()
-                if c.args and dotted(c.args[0])[:1].isupper():
+            for c in ast.walk(value):  # session.get(Order, id), session.exec(select(Order)...).one()
+                if isinstance(c, ast.Call) and c.args and dotted(c.args[0])[:1].isupper():
                     return last_part(dotted(c.args[0])), True
             head = _text(value.func, 200).split(".")[0]
             return (head if head[:1].isupper() else ""), True

@@ -19,7 +19,7 @@ from .model import (
     COMMAND, READ_ONLY, REMOTE_COMMAND, REMOTE_QUERY, UNKNOWN, WRITES, PathInfo, Saga, Step, Target,
 )
 
-QUERY = "query (body not here)"
+QUERY = "query (not analysed)"
 _INNER_DEPTH = 2        # how deep a failure-path helper is searched for compensations
 
 
@@ -47,6 +47,8 @@ class Assembler:
 
     # ------------------------------------------------------------------ targets
     def target(self, ref: str, path: str, scope: str, literal: str = "") -> Target:
+        if not ref:
+            return Target("")          # a step declared with only a compensation
         call = Call(0, ref, literal=literal)
         method = http_method(call)
         if method:
@@ -62,8 +64,13 @@ class Assembler:
         eff = self.effects.of(ref)
         if any(not w.bookkeeping for w in eff.writes):
             effect = WRITES
-        elif eff.commands or eff.unknown_commands:
-            effect = REMOTE_COMMAND if eff.commands else COMMAND
+        elif eff.commands:
+            effect = REMOTE_COMMAND
+        elif eff.unknown_commands:
+            # Its body only calls code that is not here (send_message(...), repo.update(...)):
+            # let the function's own name say whether it is a command (verify_x is not).
+            kind = cv.verb_kind(ref.name.rsplit(".", 1)[-1])
+            effect = {"command": COMMAND, "query": READ_ONLY}.get(kind, UNKNOWN)
         else:
             effect = READ_ONLY
         return Target(text or ref.name, ref=ref, effects=eff, effect=effect)
@@ -164,7 +171,8 @@ class Assembler:
                     continue
                 helper = self.target(c.runs or c.callee, path, fn, c.literal)
                 self._inner(ref, info, steps, shape.steps, names, earlier, _INNER_DEPTH, set(), (helper, c.line))
-        if not any(s.compensation for s in steps):
+        # Evidence that this is a saga and not error handling: a step that changes state is undone.
+        if not any(s.compensation and s.action.changes_state for s in steps):
             return None
         return Saga(shape.name, "orchestrator", shape.convention, path, shape.line, shape.end_line, service,
                     steps, paths)

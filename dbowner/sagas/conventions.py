@@ -99,8 +99,11 @@ def undoes(comp: str, step: str) -> bool:
         return False
     i = diff[0]
     cv, sv = c[i], s[i]
-    pair = (sv, cv) in _ANTONYM_SET or (cv, sv) in _ANTONYM_SET
-    return pair or cv in UNDO_VERBS or cv == "un" + sv or cv == "de" + sv
+    if (sv, cv) in _ANTONYM_SET or (cv, sv) in _ANTONYM_SET or cv in ("un" + sv, "de" + sv):
+        return True     # debit/credit, reserve_credit/release_credit_hold, lock/unlock
+    # a generic undo verb (cancel, delete, release...) must name the same thing: same length and
+    # at least one word in common (cancel_shipment for create_shipment, not delete_frame for stop)
+    return cv in UNDO_VERBS and len(c) == len(s) and len(c) > 1
 
 
 _ANTONYM_SET = frozenset(ANTONYMS)

@@ -13,7 +13,7 @@ WRITES = "writes"                       # its body (in this repository) writes t
 READ_ONLY = "read-only"                 # its body is here and changes nothing
 REMOTE_COMMAND = "remote command"       # HTTP POST/PUT/PATCH/DELETE or a broker publish
 REMOTE_QUERY = "remote query"           # HTTP GET
-COMMAND = "command (body not here)"     # unresolved, named like a command (reserve_credit)
+COMMAND = "command (not analysed)"       # calls code not here, named like a command (reserve_credit)
 UNKNOWN = "unknown"                     # unresolved and not named like a command or query
 
 # How a finding says what a state-changing step does.
