@@ -170,11 +170,27 @@ class CodeFacts:
     sagas: tuple[SagaShape, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dump(self)
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "CodeFacts":
         return load(CodeFacts, d)
+
+
+def dump(obj: Any) -> Any:
+    """JSON-ready form of a facts dataclass, leaving out fields at their default (``load``
+    restores them): the cache stays small."""
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.default is not dataclasses.MISSING and value == f.default:
+                continue
+            out[f.name] = dump(value)
+        return out
+    if isinstance(obj, (tuple, list)):
+        return [dump(v) for v in obj]
+    return obj
 
 
 def load(cls: type[T], data: Any) -> T:

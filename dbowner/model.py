@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from .codefacts import CodeFacts, StatementDetail, load
+from .codefacts import CodeFacts, StatementDetail, dump, load
 
 
 class Severity(str, Enum):
@@ -76,6 +76,7 @@ class Statement:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["accesses"] = [a.to_dict() for a in self.accesses]
+        d["detail"] = dump(self.detail) if self.detail is not None else None
         return d
 
     @staticmethod
@@ -155,7 +156,7 @@ class FileFacts:
             transactions=[Transaction(**t) for t in d["transactions"]],
             two_phase=[TwoPhaseUse(**t) for t in d["two_phase"]],
             diagnostics=[Diagnostic(**x) for x in d["diagnostics"]],
-            code=CodeFacts.from_dict(d["code"]) if d.get("code") else None,
+            code=CodeFacts.from_dict(d["code"]) if d.get("code") is not None else None,
         )
 
 

@@ -47,6 +47,8 @@ def test_round_trip_through_json_keeps_code_facts_and_statement_detail():
     assert again == ff
     assert again.code.sagas and again.statements[1].detail.self_referencing == ("n",)
     assert FileFacts.from_dict(json.loads(json.dumps(FileFacts("x.sql").to_dict()))) == FileFacts("x.sql")
+    empty = facts("")
+    assert empty.code is not None and FileFacts.from_dict(json.loads(json.dumps(empty.to_dict()))) == empty
 
 
 def test_imports_classes_and_qualified_function_names():

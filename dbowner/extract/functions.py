@@ -349,7 +349,8 @@ class _Collector:
         for n, parent in own:
             if isinstance(n, ast.Call):
                 cf = self._call(n, parent, with_args=False)   # arguments only matter for saga steps
-                calls.append(cf)
+                if cf.runs or not _is_trivial(cf.callee):      # logging, builtins: never followed
+                    calls.append(cf)
                 pub = _publish(n, cf.callee)
                 if pub:
                     publishes.append(Publish(n.lineno, cf.callee, pub))
