@@ -171,6 +171,36 @@ def orchestrator(undo_ticket="await kitchen.reject_ticket(order)", undo_ticket_2
             "orders/app/state.py": STATE}
 
 
+SEED_TRANSFER = """
+async def transfer(account_service, account_a, account_b, saga_state):
+    # Step 1
+    result1 = await account_service.debit(account_a, 100)
+    if not result1.success:
+        return fail_saga("Insufficient funds")
+
+    saga_state["steps_completed"].append("debit_a")
+
+    # Step 2
+    result2 = await account_service.credit(account_b, 100)
+    if not result2.success:
+        # Compensate step 1
+        await account_service.credit(account_a, 100)
+        return fail_saga("Account B invalid")
+
+    saga_state["status"] = "completed"
+    return success_saga()
+"""
+
+
+def test_the_design_docs_transfer_saga(make_repo):
+    missing, report, _ = run(make_repo, {"orders/app/transfer.py": SEED_TRANSFER})
+    assert missing == []
+    [saga] = report.sagas
+    assert [(s.action.text, s.compensation.text if s.compensation else None) for s in saga.steps] == [
+        ("account_service.debit", "account_service.credit"), ("account_service.credit", None)]
+    assert saga.steps[0].compensation_line == 13 and saga.pivot == 1
+
+
 def test_orchestrator_that_compensates_on_every_path_is_clean(make_repo):
     missing, report, _ = run(make_repo, orchestrator())
     assert missing == []
@@ -488,6 +518,19 @@ sagas:
     [saga] = report.sagas
     assert saga.manifest == "close" and saga.pivot == 2 and saga.pivot_declared
     assert lines(missing) == [17]
+
+
+def test_manifest_step_in_a_file_no_service_analyses_is_a_diagnostic(make_repo):
+    manifest = MANIFEST + """
+sagas:
+  close:
+    steps:
+      - action: scripts/closure.py:freeze_account
+"""
+    _, _, analysis = run(make_repo, {"scripts/closure.py": CLOSURE}, manifest)
+    [d] = [d for d in analysis.diagnostics if d.kind == "saga-reference"]
+    assert d.message == ("sagas.close.steps[0].action: scripts/closure.py is not analysed "
+                         "(outside every service, excluded, or not Python)")
 
 
 def test_manifest_step_naming_a_missing_function_is_a_diagnostic(make_repo):
