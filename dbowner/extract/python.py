@@ -744,7 +744,6 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     try:
         extractor.run(tree)
     except RecursionError:
-        del tree
         return _parse_error(path, 0, "too deeply nested")
     facts = extractor.facts()
     try:   # the same tree, once more, for the saga and dual-write rules
@@ -754,8 +753,6 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     except Exception as e:  # a bug of ours must not lose the SQL facts of the file
         facts.diagnostics.append(Diagnostic(path, 0, "internal-error",
                                             f"dbowner failed on this file's structure: {type(e).__name__}: {e}"))
-    finally:
-        del tree
     return facts
 
 
