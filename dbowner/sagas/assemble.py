@@ -13,7 +13,7 @@ from ..manifest import Manifest
 from ..manifest.model import SagaSpec
 from ..model import WRITE, Diagnostic
 from . import conventions as cv
-from .effects import EffectAnalyzer, call_label, http_method
+from .effects import EffectAnalyzer, Effects, call_label, http_method
 from .index import CodeIndex, FunctionRef
 from .model import (
     COMMAND, READ_ONLY, REMOTE_COMMAND, REMOTE_QUERY, UNKNOWN, WRITES, PathInfo, Saga, Step, Target,
@@ -82,10 +82,9 @@ class Assembler:
         t = Target(_short(text), statements=infos, effect=WRITES if writes else READ_ONLY)
         f = self.index.functions.get((path, function))
         if f is not None and infos:
-            from .effects import Effects
             eff = Effects()
             for info in infos:
-                w = self.effects._sql_write(FunctionRef(path, function), f, info, "", (function,))
+                w = self.effects.sql_write(FunctionRef(path, function), f, info, "", (function,))
                 if w:
                     eff.writes.append(w)
             t.effects = eff
@@ -169,8 +168,8 @@ class Assembler:
                 if ref is None:
                     info.opaque.append(call_label(c))
                     continue
-                helper = self.target(c.runs or c.callee, path, fn, c.literal)
-                self._inner(ref, info, steps, shape.steps, names, earlier, _INNER_DEPTH, set(), (helper, c.line))
+                helper = (self.target(c.runs or c.callee, path, fn, c.literal), path, c.line)
+                self._inner(ref, info, steps, shape.steps, names, earlier, _INNER_DEPTH, set(), helper)
         # Evidence that this is a saga and not error handling: a step that changes state is undone.
         if not any(s.compensation and s.action.changes_state for s in steps):
             return None
@@ -178,7 +177,7 @@ class Assembler:
                     steps, paths)
 
     def _inner(self, ref: FunctionRef, info: PathInfo, steps: list[Step], shapes, names, earlier,
-               depth: int, seen: set, helper: tuple[Target, int]) -> None:
+               depth: int, seen: set, helper: tuple[Target, str, int]) -> None:
         """A helper called on a failure path: the compensations it calls count as run there (the
         helper is shown as the compensation); calls in it we cannot see into make the path opaque."""
         f = self.index.function(ref)
@@ -191,7 +190,7 @@ class Assembler:
             k = _match(c, shapes, names, earlier)
             if k is not None:
                 info.compensates.add(k)
-                self._set_compensation(steps[k], helper[0], info_path(steps), helper[1])
+                self._set_compensation(steps[k], *helper)
                 continue
             if http_method(c):
                 continue
@@ -269,10 +268,6 @@ class Assembler:
         self.diagnostics.append(Diagnostic(self.manifest.display_path, line, "saga-reference",
                                            f"sagas.{spec.name}.steps[{i}].{role}: {why}"))
         return None
-
-
-def info_path(steps: list[Step]) -> str:
-    return steps[0].path if steps else ""
 
 
 def pivot_of(saga: Saga) -> tuple[Optional[int], bool]:

@@ -109,7 +109,7 @@ class EffectAnalyzer:
         via = (f.name,)
         orm_lines = {w.line for w in f.orm_writes}
         for info in self.index.statements.get((ref.path, f.name), []):
-            w = self._sql_write(ref, f, info, inherited, via)
+            w = self.sql_write(ref, f, info, inherited, via)
             if w:
                 out.writes.append(w)
         for ow in f.orm_writes:
@@ -139,8 +139,9 @@ class EffectAnalyzer:
         return out
 
     # ------------------------------------------------------------------ writes
-    def _sql_write(self, ref: FunctionRef, f: FunctionFacts, info: StatementInfo, inherited: str,
-                   via: tuple[str, ...]) -> Optional[Write]:
+    def sql_write(self, ref: FunctionRef, f: FunctionFacts, info: StatementInfo, inherited: str,
+                  via: tuple[str, ...]) -> Optional[Write]:
+        """The write a SQL statement of ``f`` makes, classified; None if it writes nothing."""
         st = info.statement
         written = sorted({str(a.access.table) for a in info.accesses if a.access.role == WRITE})
         if not written or st.kind not in ("insert", "update", "delete", "merge", "truncate"):
