@@ -1,6 +1,6 @@
 """Code shapes dbowner recognises, as data: supporting a new saga library, broker client or ORM
-call is a new row here, not a new code path. ``functions.py`` reads these tables;
-tests/test_conventions.py has one test per row.
+call is a new row here, not a new code path. The extractors (functions.py, saga_shapes.py,
+writes.py, pyast.py) read these tables; tests/test_conventions.py has a sample for every row.
 """
 from __future__ import annotations
 

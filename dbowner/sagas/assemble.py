@@ -7,8 +7,8 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from ..codefacts import Call, SagaShape, StepShape
-from ..extract.functions import _is_trivial as is_trivial_call
-from ..extract.functions import is_db_call, last_part
+from ..extract.pyast import is_trivial as is_trivial_call
+from ..extract.pyast import is_db_call, last_part
 from ..manifest import Manifest
 from ..manifest.model import SagaSpec
 from ..model import WRITE, Diagnostic

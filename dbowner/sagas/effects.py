@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ..codefacts import Call, FunctionFacts, Gate, OrmWrite
-from ..extract.functions import is_db_call, last_part, receiver_of
-from ..extract.functions import _is_trivial as is_trivial_call
+from ..extract.pyast import is_db_call, last_part, receiver_of
+from ..extract.pyast import is_trivial as is_trivial_call
 from ..graph import StatementInfo
 from ..model import WRITE
 from . import conventions as cv
