@@ -58,6 +58,9 @@ FILES = {
 
         async def reserve(order):
             pass
+
+        async def run_with(reserve, order):
+            return await reserve(order)
     """,
     "services/ship/app/activities.py": """
         async def reserve(order):
@@ -109,6 +112,7 @@ def test_resolve_registered_names_within_the_service(index):
     here = "services/pay/app/activities.py"
     assert index.resolve("refund-card", here) == FunctionRef(here, "refund")
     assert index.resolve("reserve", SAGA) == FunctionRef(here, "reserve")   # pay's, not ship's
+    assert index.resolve("reserve", here, "run_with") is None                 # a parameter shadows it
 
 
 def test_module_names_prefer_the_same_service(make_repo):

@@ -64,6 +64,9 @@ class CodeIndex:
         """The definition ``ref`` (as written in ``path`` inside function ``scope``) names."""
         if not ref or path not in self.code:
             return None
+        here = self.functions.get((path, scope)) if scope else None
+        if here is not None and ref in here.params:
+            return None                                 # a callable passed in: unknown
         if (path, ref) in self.functions:               # Class.method, or a top-level function
             return FunctionRef(path, ref)
         parts = ref.split(".")
