@@ -123,11 +123,11 @@ def idempotency_problems(sagas: list[Saga], index: CodeIndex) -> list[Problem]:
 def _fix(w: Write, index: CodeIndex) -> str:
     f = index.functions.get((w.path, w.function))
     key = next((p for p in (f.params if f else ()) if cv.is_idempotency_key(p)), "")
-    key = key or (w.keys[0] if w.keys else "the saga id")
-    lookup = (f"look up {key} first and return early when it was already processed "
+    key = key or (w.keys[0] if w.keys else "")
+    lookup = (f"look up {key or 'the saga id'} first and return early when it was already processed "
               "(as debit_account in the design doc does)")
     if w.insert:
-        return f"Fix: insert with ON CONFLICT ({key}) DO NOTHING, or {lookup}."
+        return f"Fix: insert with ON CONFLICT ({key or 'saga_id'}) DO NOTHING, or {lookup}."
     return (f"Fix: {lookup}, or make it a state transition the retry cannot repeat "
             "(… AND status = 'pending' with the SET changing status).")
 
