@@ -149,3 +149,29 @@ def test_publish_in_a_helper_is_reported_at_the_writer_not_its_callers(make_repo
     [f] = dual_writes(make_repo, code)
     assert f.line == 2
     assert "publishes with producer.send_and_wait (kafka) (line 7, in announce)" in f.message
+
+
+def test_django_save_and_changed_loaded_object_are_writes(make_repo):
+    code = """
+    def confirm(order_id):
+        order = Order.objects.get(id=order_id)
+        order.status = "confirmed"
+        order.save()
+        send_receipt.delay(order_id)
+
+
+    def rename(session, producer, user_id, name):
+        user = session.get(User, user_id)
+        user.name = name
+        session.commit()
+        producer.send("users", name.encode())
+
+
+    def export(img, producer):
+        img.save("/tmp/x.png")
+        producer.send("images", b"done")
+    """
+    found = dual_writes(make_repo, code)
+    assert [(f.line, f.table) for f in found] == [(5, ""), (12, "")]
+    assert "writes model Order (line 3)" in found[0].message
+    assert "writes model User (line 10)" in found[1].message

@@ -18,7 +18,7 @@ from .pyast import (
     text_of,
 )
 from .saga_shapes import compensation_list, declared_calls, declared_decorators, orchestrator
-from .writes import f_reads, orm_write, publish_broker
+from .writes import f_reads, loaded_model, orm_write, publish_broker
 
 
 def collect_code(tree: ast.Module) -> CodeFacts:
@@ -87,7 +87,8 @@ class _Collector:
         gates: list[Gate] = []
         catches: list[tuple[int, int]] = []
         assigns: dict[str, list[tuple[int, ast.expr]]] = {}
-        augmented: list[OrmWrite] = []
+        augmented: list[OrmWrite] = []     # obj.x -= n: a write once something persists obj
+        changed: list[OrmWrite] = []       # loaded.x = v: likewise
         persists = False
         parents = Parents(own)
         for n, parent in own:
@@ -114,6 +115,10 @@ class _Collector:
                     elif isinstance(t, ast.Attribute) and f_reads(value, t.attr):
                         writes.append(OrmWrite(n.lineno, "update_relative", text_of(n), dotted(t.value),
                                                (t.attr,)))
+                    elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
+                        model = loaded_model(t.value.id, assigns)   # order.status = "paid"; commit()
+                        if model:
+                            changed.append(OrmWrite(n.lineno, "update", text_of(n), model))
             elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) \
                     and isinstance(n.op, (ast.Add, ast.Sub)):
                 base = dotted(n.target.value)
@@ -131,6 +136,7 @@ class _Collector:
                         catches.append((n.body[0].lineno, n.body[-1].end_lineno or n.body[-1].lineno))
         if persists:
             writes.extend(augmented)
+            writes.extend(changed)
         writes.sort(key=lambda w: w.line)
         return FunctionFacts(
             name=qual, line=fn.lineno, end_line=fn.end_lineno or fn.lineno,

@@ -48,6 +48,12 @@ def _attr_reads(value: ast.AST, column: str) -> bool:
         isinstance(n, ast.Attribute) and n.attr == column for n in ast.walk(value))
 
 
+def loaded_model(name: str, assigns: dict) -> str:
+    """The model of a variable loaded from the database in this function, else ""."""
+    model, loaded = _model_of(ast.Name(name), assigns)
+    return model if loaded else ""
+
+
 def _model_of(arg: Optional[ast.AST], assigns: dict) -> tuple[str, bool]:
     """(model, loaded) of what ``session.add(arg)`` persists: ``Payment(...)`` is new;
     ``order = session.get(Order, id)`` / ``Order.objects.get(...)`` was loaded (an update)."""
@@ -72,7 +78,7 @@ def _model_of(arg: Optional[ast.AST], assigns: dict) -> tuple[str, bool]:
 
 _UPSERT_CHAIN = frozenset({"on_conflict_do_nothing", "on_conflict_do_update", "on_duplicate_key_update"})
 _ORM_METHODS = frozenset({"add", "add_all", "merge", "delete", "get_or_create", "update_or_create", "create",
-                          "bulk_create", "update", "values", *_UPSERT_CHAIN})
+                          "bulk_create", "update", "values", "save", *_UPSERT_CHAIN})
 
 
 def orm_write(call: ast.Call, callee: str, assigns: dict, parents) -> Optional[OrmWrite]:
@@ -95,6 +101,15 @@ def orm_write(call: ast.Call, callee: str, assigns: dict, parents) -> Optional[O
             return OrmWrite(call.lineno, "delete", text)
     if last in ("get_or_create", "update_or_create"):
         return OrmWrite(call.lineno, last, text, model)
+    if last == "save" and not call.args and isinstance(func_value, ast.Name):
+        # Django/DRF obj.save(), form.save(): new object -> insert, loaded one -> update
+        model, loaded = _model_of(func_value, assigns)
+        new = bool(model) and not loaded
+        return OrmWrite(call.lineno, "add" if new else ("update" if loaded and model else "save"), text, model)
+    if last == "delete" and not call.args and isinstance(func_value, ast.Name):
+        model, loaded = _model_of(func_value, assigns)
+        if model and loaded:
+            return OrmWrite(call.lineno, "delete", text, model)
     if queryset and last in ("create", "bulk_create"):
         op = last
         if last == "bulk_create":

@@ -19,7 +19,8 @@ MAX_DEPTH = 5
 
 # ORM operations by shape: repeatable, or not (and why).
 _ORM_IDEMPOTENT = frozenset({"get_or_create", "update_or_create", "merge", "upsert", "bulk_create_ignore",
-                             "update", "delete"})
+                             "update", "delete",
+                             "save"})    # obj.save() of an object of unknown origin: not judged
 _ORM_INSERTS = frozenset({"add", "create", "bulk_create", "insert"})
 
 
