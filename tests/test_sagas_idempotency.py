@@ -307,6 +307,18 @@ def test_sqlalchemy_session_add_and_attribute_decrement(make_repo):
     assert "model Payment" in found[1].message and "a plain insert (add)" in found[1].message
 
 
+def test_attribute_arithmetic_spelled_out_is_relative(make_repo):
+    code = '''
+    def step(session, account_id, amount, saga_id):
+        account = session.get(Account, account_id)
+        account.balance = account.balance - amount
+        account.status = "debited"
+        session.commit()
+    '''
+    found = findings(make_repo, code)
+    assert lines(found) == [3] and "a relative update (balance = balance …)" in found[0].message
+
+
 def test_attribute_decrement_without_persisting_is_not_a_write(make_repo):
     code = '''
     def step(session, account_id, amount, saga_id):

@@ -115,6 +115,10 @@ class _Collector:
                     elif isinstance(t, ast.Attribute) and f_reads(value, t.attr):
                         writes.append(OrmWrite(n.lineno, "update_relative", text_of(n), dotted(t.value),
                                                (t.attr,)))
+                    elif isinstance(t, ast.Attribute) and dotted(t) and dotted(t).split(".")[0] not in ("self", "cls") \
+                            and any(dotted(a) == dotted(t) for a in ast.walk(value) if isinstance(a, ast.Attribute)):
+                        # obj.balance = obj.balance - amount: obj.balance -= amount spelled out
+                        augmented.append(OrmWrite(n.lineno, "augassign", text_of(n), dotted(t.value), (t.attr,)))
                     elif isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name):
                         model = loaded_model(t.value.id, assigns)   # order.status = "paid"; commit()
                         if model:
