@@ -324,6 +324,9 @@ def test_attribute_decrement_without_persisting_is_not_a_write(make_repo):
     def step(session, account_id, amount, saga_id):
         totals = Totals()
         totals.count += 1
+        node = load_node(account_id)
+        node.next = node.next.next
+        seen.add(node)
         return totals
     '''
     assert findings(make_repo, code) == []

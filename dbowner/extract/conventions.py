@@ -133,7 +133,8 @@ DJANGO_QUERYSET = re.compile(r"(^|\.)objects(\.|$)|\.(filter|exclude|select_for_
 UNIQUE_VIOLATIONS = frozenset({"IntegrityError", "UniqueViolation", "UniqueViolationError",
                                "DuplicateKeyError", "UniqueConstraintError", "DuplicateKey"})
 # Calls after which a changed attribute is in the database: obj.x -= n only counts with one.
-PERSIST_CALLS = frozenset({"save", "commit", "flush", "add", "merge", "save_changes"})
+PERSIST_CALLS = frozenset({"save", "commit", "flush", "save_changes"})
+PERSIST_SESSION_CALLS = frozenset({"add", "add_all", "merge"})     # only on a session-like receiver
 
 # --------------------------------------------------------------------------- not saga steps
 

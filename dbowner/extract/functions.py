@@ -15,7 +15,7 @@ from ..codefacts import Call, ClassInfo, CodeFacts, FunctionFacts, Gate, Import,
 from . import conventions as cv
 from .pyast import (
     DEFS, TRY, Parents, call_fact, dotted, ends_in_exit, is_trivial, last_part, names_in, own_nodes, polarity,
-    text_of,
+    receiver_of, text_of,
 )
 from .saga_shapes import compensation_list, declared_calls, declared_decorators, orchestrator
 from .writes import f_reads, loaded_model, orm_write, publish_broker
@@ -102,7 +102,9 @@ class _Collector:
                 w = orm_write(n, cf.callee, assigns, parents)
                 if w:
                     writes.append(w)
-                if last_part(cf.callee) in cv.PERSIST_CALLS:
+                last = last_part(cf.callee)
+                if last in cv.PERSIST_CALLS or (last in cv.PERSIST_SESSION_CALLS
+                                                and cv.SESSION_RECEIVER.search(receiver_of(cf.callee))):
                     persists = True
             elif isinstance(n, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
                 targets = n.targets if isinstance(n, ast.Assign) else [n.target]
