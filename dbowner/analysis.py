@@ -18,6 +18,7 @@ from .policy import (  # noqa: F401  (SelectionError, select_rules: re-exported 
     Baseline, RuleSettings, SelectionError, StaleEntry, Suppressed, apply_baseline, apply_suppressions,
     resolve_settings, select_rules,
 )
+from .sagas import SAGA_RULES, saga_report
 
 
 @dataclass
@@ -82,6 +83,8 @@ def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFact
     if manifest_suppressions:
         suppressions[manifest.display_path] = manifest_suppressions
     diagnostics.extend(problems)
+    if any(r.name in SAGA_RULES for r in settings.rules):
+        diagnostics.extend(saga_report(og).diagnostics)   # manifest sagas naming missing functions
     diagnostics.sort(key=lambda d: (d.path, d.line, d.kind, d.message))
     outcome = apply_suppressions(findings, suppressions, {ff.path: ff.statements for ff in facts}, settings,
                                  og.service_of)

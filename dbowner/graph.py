@@ -51,6 +51,7 @@ class OwnershipGraph:
     graph: nx.MultiDiGraph
     statements: list[StatementInfo] = field(default_factory=list)
     service_of: dict[str, str] = field(default_factory=dict)   # path -> service
+    derived: dict = field(default_factory=dict)   # later stages' results computed once per run (sagas)
 
     def statements_of(self, path: str) -> list[StatementInfo]:
         return [s for s in self.statements if s.path == path]

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from .codefacts import CodeFacts, StatementDetail, dump, load
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -72,11 +74,13 @@ class Statement:
                                  # "orm" (ORM query or model definition), "migration" (Alembic op or
                                  # Django migration operation)
     flags: tuple[str, ...] = ()  # e.g. "relative-update": SET x = x - n, F("x") - n, obj.x -= n
+    detail: StatementDetail | None = None   # DML/SELECT shape for the idempotency rules
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["accesses"] = [a.to_dict() for a in self.accesses]
         d["flags"] = list(self.flags)
+        d["detail"] = dump(self.detail) if self.detail is not None else None
         return d
 
     @staticmethod
@@ -84,6 +88,8 @@ class Statement:
         d = dict(d)
         d["accesses"] = tuple(TableAccess.from_dict(a) for a in d["accesses"])
         d["flags"] = tuple(d.get("flags", ()))
+        if d.get("detail") is not None:
+            d["detail"] = load(StatementDetail, d["detail"])
         return Statement(**d)
 
 
@@ -205,6 +211,7 @@ class FileFacts:
     deploy_units: list[DeployUnit] = field(default_factory=list)
     suppressions: list[Suppression] = field(default_factory=list)
     orm: "OrmFacts" = field(default_factory=lambda: OrmFacts())
+    code: CodeFacts | None = None    # Python structure for the saga and dual-write rules
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -216,6 +223,7 @@ class FileFacts:
             "connections": [c.to_dict() for c in self.connections],
             "deploy_units": [u.to_dict() for u in self.deploy_units],
             "suppressions": [s.to_dict() for s in self.suppressions],
+            "code": self.code.to_dict() if self.code is not None else None,
         }
         if not self.orm.empty():
             d["orm"] = self.orm.to_dict()
@@ -233,6 +241,7 @@ class FileFacts:
             deploy_units=[DeployUnit.from_dict(u) for u in d.get("deploy_units", ())],
             suppressions=[Suppression.from_dict(x) for x in d.get("suppressions", [])],
             orm=OrmFacts.from_dict(d.get("orm") or {}),
+            code=CodeFacts.from_dict(d["code"]) if d.get("code") is not None else None,
         )
 
 

@@ -14,6 +14,9 @@ from . import (  # noqa: F401  (importing registers the checks)
 )
 from . import cross_service_grant, missing_table  # noqa: F401  (checks of a live database)
 from . import suppression_without_reason, unused_suppression  # noqa: F401  (applied in dbowner.policy)
+from . import (  # noqa: F401  sagas and outbox
+    dual_write, saga_compensation_not_idempotent, saga_missing_compensation, saga_step_not_idempotent,
+)
 from .base import LIVE_REGISTRY, REGISTRY, Hit, check, live_check
 
 __all__ = ["LIVE_REGISTRY", "REGISTRY", "Hit", "check", "live_check", "run_checks", "run_live_checks",

@@ -13,4 +13,4 @@ def main() -> None:
 
 
 # Importing a command module registers its command on `main`.
-from . import check, explain, facts, graph, init, merge, report, tables, verify  # noqa: E402,F401
+from . import check, explain, facts, graph, init, merge, report, sagas, tables, verify  # noqa: E402,F401

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..model import Diagnostic, FileFacts, OrmTableRef, Statement, Transaction, TwoPhaseUse
+from .functions import collect_code
 from .orm import collect_orm
 from .sql import assign_transactions, parse_sql
 
@@ -768,8 +769,13 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
         facts.orm, migration, diagnostics = collect_orm(path, tree, facts.transactions)
     except RecursionError:
         return _parse_error(path, 0, "too deeply nested")
-    finally:
-        del tree
+    try:   # the same tree, once more, for the saga and dual-write rules
+        facts.code = collect_code(tree)
+    except RecursionError:
+        facts.diagnostics.append(Diagnostic(path, 0, "parse-error", "too deeply nested for the saga analysis"))
+    except Exception as e:  # a bug of ours must not lose the SQL facts of the file
+        facts.diagnostics.append(Diagnostic(path, 0, "internal-error",
+                                            f"dbowner failed on this file's structure: {type(e).__name__}: {e}"))
     facts.orm.table_refs = extractor.table_refs
     if migration:
         facts.statements = sorted(facts.statements + migration, key=lambda s: s.line)

@@ -23,6 +23,7 @@ from ..model import (
     DDL, READ, REFERENCE, WRITE, Diagnostic, FileFacts, Statement, TableAccess, TableName,
     Transaction, TwoPhaseUse,
 )
+from .sql_detail import statement_detail
 
 __all__ = ["SqlFacts", "parse_sql", "extract_sql_file", "assign_transactions"]
 
@@ -417,7 +418,11 @@ class _Run:
                                      stmt_text)
             return
         if w0 == "REPLACE" and w1 == "INTO" and stmt_text[:7].upper() == "REPLACE":
+            before = len(self.facts.statements)
             self._parse_fragment("INSERT " + stmt_text[7:], start, line, end_line, stmt_text)
+            if len(self.facts.statements) > before and self.facts.statements[-1].detail:
+                last = self.facts.statements[-1]   # REPLACE INTO overwrites a conflicting row
+                self.facts.statements[-1] = replace(last, detail=replace(last.detail, on_conflict="update"))
             return
 
         self._parse(toks, self.text, 0, line, end_line, stmt_text)
@@ -465,7 +470,7 @@ class _Run:
         if tree is None:
             return
         kind, accesses = self._analyse(tree, toks, text, base, line)
-        self._add(line, end_line, kind, stmt_text, accesses)
+        self._add(line, end_line, kind, stmt_text, accesses, statement_detail(tree))
 
     def _parse_tokens(self, toks: list[Token], text: str,
                       d: Dialect) -> tuple[Optional[exp.Expression], Optional[tuple[int, str]]]:
@@ -623,11 +628,11 @@ class _Run:
         return out
 
     def _add(self, line: int, end_line: int, kind: str, stmt_text: str,
-             accesses: Optional[list[TableAccess]] = None) -> None:
+             accesses: Optional[list[TableAccess]] = None, detail=None) -> None:
         self.facts.statements.append(Statement(
             line=line + self.line_offset, end_line=end_line + self.line_offset, kind=kind,
             text=_fold(stmt_text), accesses=tuple(accesses or ()), function=self.function,
-            origin=self.origin))
+            origin=self.origin, detail=detail))
 
     def _error(self, line: int, message: str) -> None:
         self.facts.errors.append((line + self.line_offset, message))
