@@ -158,9 +158,16 @@ def test_findings_grouped_by_rule_with_location_excerpt_and_hint(shop_html):
     assert "SET quantity = quantity - $1" in excerpt
 
 
-def test_no_sagas_and_no_suppression_data_show_as_such(shop_html):
+def test_the_shop_saga_is_shown_with_its_steps_and_passing_checks(shop_html):
     sagas = shop_html[shop_html.index('id="sagas"'):shop_html.index('id="findings"')]
-    assert "No sagas found." in sagas
+    assert '<div class="saga pass">' in sagas and "<h3>run_order_payment</h3>" in sagas
+    assert "saga-missing-compensation: pass" in sagas and "No sagas found." not in sagas
+
+
+def test_a_repository_without_sagas_says_so(make_repo):
+    root = make_repo({"dbowner.yaml": "version: 1\nservices:\n  orders:\n    paths: ['app/**']\n",
+                      "app/q.py": "def f(cur):\n    cur.execute('SELECT 1 FROM orders')\n"})
+    assert "No sagas found." in render_report(analyze(load_manifest(root / "dbowner.yaml")), "md")
 
 
 def test_markdown_report_has_the_same_content(tmp_path):
@@ -282,7 +289,7 @@ def test_sagas_from_the_analysis_with_steps_pivot_and_verdicts():
     assert "No sagas found." in render_report(analysis, "md")
 
 
-def test_sagas_declared_in_the_manifest_are_listed_as_not_assessed(make_repo):
+def test_sagas_declared_in_the_manifest_are_assessed_with_their_steps(make_repo):
     root = make_repo({
         "dbowner.yaml": "version: 1\nservices:\n  orders:\n    paths: ['app/**']\n"
                         "sagas:\n  checkout:\n    steps:\n"
@@ -292,8 +299,8 @@ def test_sagas_declared_in_the_manifest_are_listed_as_not_assessed(make_repo):
     })
     report = build_report(analyze(load_manifest(root / "dbowner.yaml")))
     (saga,) = report.sagas
-    assert saga.location == "dbowner.yaml:6" and saga.pivot == "app/s.py:charge" and not saga.assessed
-    assert saga.steps[0].compensation == "app/s.py:release"
+    assert saga.location == "dbowner.yaml:6" and saga.pivot == "charge" and saga.assessed
+    assert saga.steps[0].compensation == "release" and [s.kind for s in saga.steps] == ["compensatable", "pivot"]
 
 
 def test_suppressed_and_baselined_counts_come_from_the_analysis():

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...analysis import Analysis
+from ...catalog import lookup
+from ..sagas import saga_rows
 
 
 @dataclass
@@ -97,10 +99,32 @@ def _from_analysis(raw: Any) -> SagaView:
                     verdicts=sorted(verdicts, key=lambda v: ({"error": 0, "warning": 1}.get(v[0], 2), v[1])))
 
 
+def _from_rows(doc: dict[str, Any]) -> list[SagaView]:
+    """Sagas as `dbowner sagas --format json` lists them (dbowner.output.sagas)."""
+    out = []
+    for row in doc["sagas"]:
+        steps = [StepView(number=st["number"], action=st["name"],
+                          compensation=(st["compensation"] or {}).get("text", ""),
+                          pivot=st["role"] == "pivot", kind=st["role"]) for st in row["steps"]]
+        verdicts = []
+        for p in row["problems"]:
+            rule = lookup(p["rule"])
+            verdicts.append((rule.severity.value if rule else "warning", f"{p['rule']}: {p['message']}"))
+        for rule, outcome in row["checks"].items():
+            if outcome != "fail":
+                verdicts.append(("info", f"{rule}: {outcome}"))
+        out.append(SagaView(name=row["name"], service=row["service"] or "", location=f"{row['path']}:{row['line']}",
+                            steps=steps, pivot=next((st.action for st in steps if st.pivot), ""),
+                            verdicts=sorted(verdicts, key=lambda v: ({"error": 0, "warning": 1}.get(v[0], 2), v[1]))))
+    return out
+
+
 def saga_views(analysis: Analysis) -> list[SagaView]:
     found = getattr(analysis, "sagas", None)
     if found is not None:
         return [_from_analysis(s) for s in found]
+    if getattr(analysis, "graph", None) is not None:
+        return _from_rows(saga_rows(analysis))   # the saga analysis, computed once per run
     manifest = analysis.manifest
     out = []
     for name, spec in manifest.sagas.items():
