@@ -18,7 +18,7 @@ from typing import Optional
 
 from ..model import Diagnostic, FileFacts, OrmTableRef, Statement, Transaction, TwoPhaseUse
 from .functions import collect_code
-from .orm import collect_orm
+from .orm import collect_orm, dotted
 from .sql import assign_transactions, parse_sql
 
 # Call names whose first positional argument (or sql=/query=/statement=/operation=) is SQL.
@@ -706,14 +706,10 @@ class _Extractor:
 
 def _model_table_expr(node: ast.expr) -> Optional[str]:
     """`Order._meta.db_table`, `Order.__tablename__`, `Order.__table__.name` -> "Order"."""
-    parts = []
-    while type(node) is ast.Attribute:
-        parts.append(node.attr)
-        node = node.value
-    if type(node) is not ast.Name:
+    name = dotted(node)
+    if name is None:
         return None
-    parts.append(node.id)
-    parts.reverse()
+    parts = name.split(".")
     for suffix in (["_meta", "db_table"], ["__tablename__"], ["__table__", "name"], ["__table__", "fullname"]):
         if len(parts) > len(suffix) and parts[-len(suffix):] == suffix:
             return ".".join(parts[:-len(suffix)])
