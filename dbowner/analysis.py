@@ -8,10 +8,10 @@ from pathlib import Path
 from .catalog import RuleInfo
 from .checks import registered_rules, run_checks
 from .discover import Discovery, discover
-from .extract import extract_file
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
-from .model import Diagnostic, FileFacts, Finding
+from .model import Diagnostic, Finding
+from .runner import extract_all
 
 
 @dataclass
@@ -48,23 +48,10 @@ def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list
     return [r for r in chosen if r.name not in dropped]
 
 
-def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
-    facts = []
-    root = manifest.root
-    for f in discovery.files:
-        try:
-            data = (root / f.path).read_bytes()
-        except OSError as e:
-            facts.append(FileFacts(f.path, diagnostics=[Diagnostic(f.path, 0, "read-error", f"cannot read: {e}")]))
-            continue
-        facts.append(extract_file(f.path, data, dialect=manifest.dialect_of(f.service)))
-    return facts
-
-
-def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None) -> Analysis:
+def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None, *, use_cache: bool = True) -> Analysis:
     rules = registered_rules() if rules is None else rules
     discovery = discover(manifest)
-    facts = extract_all(manifest, discovery)
+    facts = extract_all(manifest, discovery.files, use_cache=use_cache)
     og = build_graph(manifest, discovery, facts)
     findings = run_checks(og, rules)
     diagnostics = list(discovery.diagnostics)

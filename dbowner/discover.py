@@ -58,7 +58,8 @@ def discover(manifest: Manifest) -> Discovery:
     root = manifest.root.resolve()
     out = Discovery()
     exclude = pathspec.GitIgnoreSpec.from_lines(manifest.exclude)
-    services = [(name, pathspec.GitIgnoreSpec.from_lines(svc.paths)) for name, svc in manifest.services.items()]
+    services = _ServiceMatcher([(name, pathspec.GitIgnoreSpec.from_lines(svc.paths))
+                                for name, svc in manifest.services.items()])
     ignores = _Ignores()
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
@@ -90,7 +91,7 @@ def discover(manifest: Manifest) -> Discovery:
             if exclude.match_file(rel):
                 out.excluded += 1
                 continue
-            owners = [svc for svc, spec in services if spec.match_file(rel)]
+            owners = services.owners(rel)
             if not owners:
                 out.outside.append(rel)
                 continue
@@ -106,6 +107,98 @@ def discover(manifest: Manifest) -> Discovery:
     out.outside.sort()
     out.diagnostics.sort(key=lambda d: (d.path, d.line, d.kind))
     return out
+
+
+class _ServiceMatcher:
+    """Which services' `paths` match a file, without trying every service on every file.
+
+    A pattern such as `services/orders/**` can only match paths that start with its literal
+    prefix `services/orders/`. Services are indexed by those prefixes; a service with a pattern
+    that has none (`*.sql`, `**/migrations/`) is tried on every file. The index only narrows the
+    candidates: the service's own GitIgnoreSpec still decides, so the result is the same as
+    trying them all, in manifest order (200 services x 12,000 files took seconds).
+    """
+
+    def __init__(self, services: list[tuple[str, pathspec.PathSpec]]) -> None:
+        self.specs = services
+        self.always: list[int] = []
+        self.by_dir: dict[str, list[tuple[str, int]]] = {}
+        for i, (_name, spec) in enumerate(services):
+            prefixes = _literal_prefixes(spec)
+            if prefixes is None:
+                self.always.append(i)
+                continue
+            for p in prefixes:
+                self.by_dir.setdefault(p[:p.rfind("/") + 1], []).append((p, i))
+
+    def owners(self, rel: str) -> list[str]:
+        found = set(self.always)
+        bucket = self.by_dir.get("")
+        if bucket:
+            found.update(i for p, i in bucket if rel.startswith(p))
+        cut = rel.find("/")
+        while cut != -1:
+            bucket = self.by_dir.get(rel[:cut + 1])
+            if bucket:
+                found.update(i for p, i in bucket if rel.startswith(p))
+            cut = rel.find("/", cut + 1)
+        specs = self.specs
+        return [specs[i][0] for i in sorted(found) if specs[i][1].match_file(rel)]
+
+
+_REGEX_SPECIAL = set(".^$*+?{}[]|()\\")
+
+
+def _literal_prefixes(spec: pathspec.PathSpec) -> list[str] | None:
+    """Literal text every match of an including pattern starts with; None if some pattern has none."""
+    out = []
+    try:
+        for pat in spec.patterns:
+            if not pat.include:        # comments, blank lines and `!negations` add no match
+                continue
+            regex = pat.regex.pattern
+            if not regex.startswith("^") or _top_level_alternation(regex):
+                return None
+            prefix, i = [], 1
+            while i < len(regex):
+                ch = regex[i]
+                if ch == "\\" and i + 1 < len(regex) and not regex[i + 1].isalnum():
+                    prefix.append(regex[i + 1])     # an escaped literal such as \. or \-
+                    i += 2
+                    continue
+                if ch in _REGEX_SPECIAL:
+                    break
+                prefix.append(ch)
+                i += 1
+            if i < len(regex) and regex[i] in "*?{" and prefix:
+                prefix.pop()                        # `ab*`: the b is optional
+            if not prefix:
+                return None
+            out.append("".join(prefix))
+    except AttributeError:                          # a pattern type without a regex
+        return None
+    return out
+
+
+def _top_level_alternation(regex: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from ..model import Diagnostic, FileFacts
+from .prefilter import may_have_facts
 
 BINARY_PROBE = 8192
 
 
-def extract_file(path: str, data: bytes, *, dialect: str = "postgres") -> FileFacts:
-    """Facts of one file from its bytes. Never raises: problems become diagnostics."""
+def extract_file(path: str, data: bytes, *, dialect: str = "postgres", prefilter: bool = True) -> FileFacts:
+    """Facts of one file from its bytes. Never raises: problems become diagnostics.
+
+    With ``prefilter`` (the default) a Python file without any database keyword is not parsed
+    (see prefilter.py); its facts are empty, as parsing would have found."""
     if b"\0" in data[:BINARY_PROBE]:
         return FileFacts(path, diagnostics=[Diagnostic(path, 0, "skipped-binary", "binary file skipped")])
     try:
@@ -19,6 +23,8 @@ def extract_file(path: str, data: bytes, *, dialect: str = "postgres") -> FileFa
         decode_problem = Diagnostic(path, line, "decode", "not valid UTF-8; undecodable bytes replaced")
     if text.startswith("\ufeff"):
         text = text[1:]
+    if prefilter and not may_have_facts(path, data):
+        return FileFacts(path, diagnostics=[decode_problem] if decode_problem else [])
     try:
         if path.endswith(".sql"):
             from .sql import extract_sql_file
