@@ -59,3 +59,5 @@ path_argument = click.argument("path", required=False, default=".",
 manifest_option = click.option("--manifest", "manifest_file",
                                type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                help="Use this dbowner.yaml instead of searching PATH and its parents.")
+no_cache_option = click.option("--no-cache", is_flag=True,
+                               help="Neither read nor write the facts cache (.dbowner_cache/ beside the manifest).")

@@ -33,6 +33,8 @@ SQL_BYTES_PER_SECOND = 600_000
 BATCHES_PER_WORKER = 8
 MAX_BATCH_FILES = 64
 
+_clock_ns = time.time_ns   # the stat cache's notion of "now" (tests move it)
+
 Job = tuple[int, str, str, int]          # index, path, dialect, size in bytes
 Result = tuple[int, str, "list[int] | None", dict[str, Any]]  # index, hash ("" if unreadable), stat, facts
 
@@ -44,7 +46,7 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
     cache = FactsCache(root) if use_cache else None
     if cache is not None:
         cache.load()
-    now_ns = time.time_ns()
+    now_ns = _clock_ns()
     out: list[FileFacts | None] = [None] * len(files)
     todo: list[Job] = []
     for i, f in enumerate(files):
