@@ -75,6 +75,7 @@ class Ownership:
             for schema in svc.schemas:
                 self._by_schema.setdefault(schema, set()).add(name)
         self._candidates: dict[TableName, list[Service]] = {}
+        self._resolved: dict[tuple[str | None, TableName], Resolution] = {}   # the same names recur
 
     def _strength(self, svc: Service, table: TableName) -> int:
         best = max((_matches(p, table) for p in svc.owned), default=0)
@@ -105,6 +106,13 @@ class Ownership:
         return found
 
     def resolve(self, service: str | None, table: TableName) -> Resolution:
+        key = (service, table)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(service, table)
+        return found
+
+    def _resolve(self, service: str | None, table: TableName) -> Resolution:
         if DYNAMIC.search(table.name) or DYNAMIC.search(table.schema):
             return Resolution("dynamic")
         if table.schema in SYSTEM_SCHEMAS or table.name in SYSTEM_TABLES or (

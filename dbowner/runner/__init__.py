@@ -26,7 +26,7 @@ from .progress import Progress
 
 # Below this much estimated work, forking workers and shipping results costs more than it saves
 # (bench/pool_threshold.py measures it; see bench/README.md).
-POOL_MIN_SECONDS = 0.4
+POOL_MIN_SECONDS = 0.15
 # Rough extraction speed per byte, only to estimate the work and to balance batches.
 PY_BYTES_PER_SECOND = 3_000_000
 SQL_BYTES_PER_SECOND = 600_000
