@@ -81,8 +81,21 @@ def findings(root: Path, use_cache: bool = True):
     return [(f.name, f.path, f.line, f.table) for f in a.findings]
 
 
-def cache_file(root: Path) -> Path:
-    return root / ".dbowner_cache" / "facts.json"
+def shard_files(root: Path) -> list[Path]:
+    return sorted((root / ".dbowner_cache").glob("facts-*.json"))
+
+
+def cache_entries(root: Path) -> dict:
+    entries: dict = {}
+    for shard in shard_files(root):
+        doc = json.loads(shard.read_text())
+        assert doc["format"] == cache_mod.FORMAT
+        entries.update(doc["entries"])
+    return entries
+
+
+def shard_with(root: Path, path: str) -> Path:
+    return root / ".dbowner_cache" / cache_mod.shard_name(cache_mod.shard_of(path))
 
 
 def test_second_run_extracts_nothing_and_gives_the_same_facts(repo, extracted):
@@ -116,7 +129,7 @@ def test_unchanged_stat_is_a_hit_without_reading_the_file(repo, extracted, later
 def test_same_size_edit_with_restored_mtime_is_still_seen(repo, extracted, later):
     """`cp -p`/`touch -r` keep size and mtime; the inode change time still moves."""
     run(repo)
-    assert all(e[3] for e in json.loads(cache_file(repo).read_text())["entries"].values())
+    assert all(e[3] for e in cache_entries(repo).values())
     extracted.clear()
     target = repo / "orders/app.py"
     before = target.stat()
@@ -131,7 +144,7 @@ def test_freshly_written_files_are_not_trusted_by_stat(repo, extracted):
     """A file changed within RACY_SECONDS of a run could change again within the same timestamp
     tick: it keeps no stat, so the next run hashes its content."""
     run(repo)
-    entries = json.loads(cache_file(repo).read_text())["entries"]
+    entries = cache_entries(repo)
     assert entries["orders/app.py"][3] is None       # written by the test a moment ago (ctime is now)
     st = os.stat(repo / "orders/app.py")
     assert cache_mod.stat_key(st, time.time_ns()) is None
@@ -158,21 +171,36 @@ def test_dialect_change_for_one_service_invalidates_only_its_files(repo, extract
 ])
 def test_corrupt_cache_is_ignored_and_rebuilt(repo, extracted, damage):
     cold = run(repo)
-    cache_file(repo).write_bytes(damage)
+    for shard in shard_files(repo):
+        shard.write_bytes(damage)
     extracted.clear()
     assert run(repo) == cold
     assert sorted(extracted) == ["orders/app.py", "orders/schema.sql", "stock/app.py"]
-    assert json.loads(cache_file(repo).read_text())["format"] == cache_mod.FORMAT   # rebuilt
+    assert sorted(cache_entries(repo)) == ["orders/app.py", "orders/plain.py", "orders/schema.sql",
+                                           "stock/app.py"]   # rebuilt
+
+
+def test_one_corrupt_shard_costs_only_its_own_entries(repo, extracted):
+    run(repo)
+    shard_with(repo, "stock/app.py").write_bytes(b"{garbage")
+    extracted.clear()
+    assert len({cache_mod.shard_of(p) for p in ("stock/app.py", "orders/app.py", "orders/schema.sql")}) == 3
+    run(repo)
+    assert extracted == ["stock/app.py"]
 
 
 def test_entries_that_do_not_fit_the_facts_model_are_misses(repo, extracted):
     cold = run(repo)
-    doc = json.loads(cache_file(repo).read_text())
-    entries = doc["entries"]
-    entries["orders/app.py"][2] = {"path": "orders/app.py", "statements": [{"bogus": 1}]}
-    entries["stock/app.py"][2]["path"] = "orders/app.py"       # facts of another file
-    entries["orders/schema.sql"] = "not a list"
-    cache_file(repo).write_text(json.dumps(doc))
+    for shard in shard_files(repo):
+        doc = json.loads(shard.read_text())
+        entries = doc["entries"]
+        if "orders/app.py" in entries:
+            entries["orders/app.py"][2] = {"path": "orders/app.py", "statements": [{"bogus": 1}]}
+        if "stock/app.py" in entries:
+            entries["stock/app.py"][2]["path"] = "orders/app.py"       # facts of another file
+        if "orders/schema.sql" in entries:
+            entries["orders/schema.sql"] = "not a list"
+        shard.write_text(json.dumps(doc))
     extracted.clear()
     assert run(repo) == cold
     assert sorted(extracted) == ["orders/app.py", "orders/schema.sql", "stock/app.py"]
@@ -184,7 +212,7 @@ def test_cache_from_another_dbowner_or_extractor_is_not_used(repo, extracted, mo
     extracted.clear()
     run(repo)
     assert sorted(extracted) == ["orders/app.py", "orders/schema.sql", "stock/app.py"]
-    assert json.loads(cache_file(repo).read_text())["fingerprint"] == "another-version"
+    assert {json.loads(p.read_text())["fingerprint"] for p in shard_files(repo)} == {"another-version"}
 
 
 def test_fingerprint_follows_the_extractor_source(tmp_path, monkeypatch):
@@ -203,7 +231,10 @@ def test_fingerprint_follows_the_extractor_source(tmp_path, monkeypatch):
 def test_cache_folder_is_tagged_and_ignored_and_left_clean(repo):
     run(repo)
     folder = repo / ".dbowner_cache"
-    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "CACHEDIR.TAG", "facts.json"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[:2] == [".gitignore", "CACHEDIR.TAG"]
+    assert names[2:] == sorted({cache_mod.shard_name(cache_mod.shard_of(p)) for p in cache_entries(repo)})
+    assert cache_entries(repo)["orders/plain.py"][2] is None     # no facts: stored as null
     assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
 
@@ -212,7 +243,7 @@ def test_deleted_files_leave_the_cache(repo):
     run(repo)
     (repo / "stock/app.py").unlink()
     run(repo)
-    assert "stock/app.py" not in json.loads(cache_file(repo).read_text())["entries"]
+    assert "stock/app.py" not in cache_entries(repo)
 
 
 def test_unwritable_cache_location_does_not_fail_the_run(repo):
@@ -227,12 +258,14 @@ def test_no_cache_option_neither_reads_nor_writes(repo):
 
     clean = check("--no-cache")
     assert clean.returncode == 1 and not (repo / ".dbowner_cache").exists()
-    assert check().stdout == clean.stdout and cache_file(repo).exists()
+    assert check().stdout == clean.stdout and shard_files(repo)
     # Plant a cache entry that claims orders/app.py is clean: --no-cache must not read it.
-    doc = json.loads(cache_file(repo).read_text())
+    shard = shard_with(repo, "orders/app.py")
+    doc = json.loads(shard.read_text())
     doc["entries"]["orders/app.py"][2]["statements"] = []
-    cache_file(repo).write_text(json.dumps(doc))
+    shard.write_text(json.dumps(doc))
     assert check("--no-cache").stdout == clean.stdout
+    assert check().stdout != clean.stdout      # the planted entry is what a cached run would use
     tables = subprocess.run([sys.executable, "-m", "dbowner", "tables", "--no-cache", "--format", "json"],
                             cwd=repo, capture_output=True, text=True, timeout=120)
     assert tables.returncode == 0 and '"stock"' in tables.stdout

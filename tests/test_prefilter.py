@@ -143,3 +143,10 @@ def test_code_without_database_calls_is_skipped(src):
 def test_sql_files_and_other_suffixes_always_pass():
     assert may_have_facts("m.sql", b"-- nothing")
     assert all(isinstance(k, bytes) and k for k in PYTHON_KEYWORDS)
+
+
+def test_skipped_files_keep_their_binary_and_encoding_diagnostics():
+    latin1 = "# caf\xe9\nX = 1\n".encode("latin-1")
+    facts = extract_file("a.py", latin1)
+    assert [d.kind for d in facts.diagnostics] == ["decode"] and not facts.statements
+    assert [d.kind for d in extract_file("b.py", b"\0\1\2").diagnostics] == ["skipped-binary"]

@@ -12,19 +12,13 @@ def extract_file(path: str, data: bytes, *, dialect: str = "postgres", prefilter
 
     With ``prefilter`` (the default) a Python file without any database keyword is not parsed
     (see prefilter.py); its facts are empty, as parsing would have found."""
+    if prefilter:
+        quick = facts_without_parsing(path, data)
+        if quick is not None:
+            return quick
     if b"\0" in data[:BINARY_PROBE]:
-        return FileFacts(path, diagnostics=[Diagnostic(path, 0, "skipped-binary", "binary file skipped")])
-    try:
-        text = data.decode("utf-8")
-        decode_problem = None
-    except UnicodeDecodeError as e:
-        text = data.decode("utf-8", errors="replace")
-        line = data[: e.start].count(b"\n") + 1
-        decode_problem = Diagnostic(path, line, "decode", "not valid UTF-8; undecodable bytes replaced")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if prefilter and not may_have_facts(path, data):
-        return FileFacts(path, diagnostics=[decode_problem] if decode_problem else [])
+        return _binary(path)
+    text, decode_problem = _decode(path, data)
     try:
         if path.endswith(".sql"):
             from .sql import extract_sql_file
@@ -38,3 +32,31 @@ def extract_file(path: str, data: bytes, *, dialect: str = "postgres", prefilter
     if decode_problem:
         facts.diagnostics.insert(0, decode_problem)
     return facts
+
+
+def facts_without_parsing(path: str, data: bytes) -> FileFacts | None:
+    """The facts of a file that needs no parse (binary, or Python the pre-filter rules out), or
+    None when the file must be parsed. Lets a caller skip the parse without a second filter pass."""
+    if b"\0" in data[:BINARY_PROBE]:
+        return _binary(path)
+    if may_have_facts(path, data):
+        return None
+    _, decode_problem = _decode(path, data)
+    return FileFacts(path, diagnostics=[decode_problem] if decode_problem else [])
+
+
+def _binary(path: str) -> FileFacts:
+    return FileFacts(path, diagnostics=[Diagnostic(path, 0, "skipped-binary", "binary file skipped")])
+
+
+def _decode(path: str, data: bytes) -> tuple[str, Diagnostic | None]:
+    try:
+        text = data.decode("utf-8")
+        problem = None
+    except UnicodeDecodeError as e:
+        text = data.decode("utf-8", errors="replace")
+        line = data[: e.start].count(b"\n") + 1
+        problem = Diagnostic(path, line, "decode", "not valid UTF-8; undecodable bytes replaced")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, problem

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..discover import SourceFile
-from ..extract import extract_file
-from ..extract.prefilter import may_have_facts
+from ..extract import extract_file, facts_without_parsing
 from ..manifest import Manifest
 from ..model import Diagnostic, FileFacts
 from .cache import FactsCache, content_hash, stat_key
@@ -42,6 +41,7 @@ Result = tuple[int, str, "list[int] | None", dict[str, Any]]  # index, hash ("" 
 def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: bool = True,
                 progress: bool | None = None, workers: int | None = None) -> list[FileFacts]:
     """Facts of every file, in the order given. ``progress`` None: decide by the terminal."""
+    bar = Progress(0, enabled=progress)   # its clock starts now: the bar shows in runs over a second
     root = manifest.root
     cache = FactsCache(root) if use_cache else None
     if cache is not None:
@@ -70,22 +70,22 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
             if hit is not None:
                 out[i] = hit
                 continue
-        if not may_have_facts(f.path, data):
-            facts = extract_file(f.path, data, dialect=dialect)   # no parse: a few microseconds
+        facts = facts_without_parsing(f.path, data)   # pre-filter: most files end here, unparsed
+        if facts is not None:
             out[i] = facts
             if cache is not None:
-                cache.put(f.path, digest, dialect, facts.to_dict(), stat)
+                cache.put(f.path, digest, dialect, _compact(f.path, facts.to_dict()), stat)
             continue
         todo.append((i, f.path, dialect, len(data)))
 
     by_index = {job[0]: job for job in todo}
-    bar = Progress(len(todo), enabled=progress)
+    bar.total = len(todo)
     try:
         for index, digest, stat, facts in _run(str(root), todo, workers, bar, now_ns):
             out[index] = FileFacts.from_dict(facts)
             if cache is not None and digest:
                 _, path, dialect, _ = by_index[index]
-                cache.put(path, digest, dialect, facts, stat)
+                cache.put(path, digest, dialect, _compact(path, facts), stat)
     finally:
         bar.close()
     if cache is not None:
@@ -95,17 +95,22 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
 
 def _from_cache(cache: FactsCache, path: str, dialect: str, *, digest: str | None = None,
                 stat: list[int] | None = None) -> FileFacts | None:
-    entry = cache.get_by_stat(path, stat, dialect) if digest is None else cache.get(path, digest, dialect, stat)
+    entry = cache.get_by_stat(path, stat, dialect) if digest is None else cache.get(path, digest, dialect, stat)  # type: ignore[arg-type]
     if entry is None:
         return None
     try:
-        facts = FileFacts.from_dict(entry)
+        facts = FileFacts(path) if entry[2] is None else FileFacts.from_dict(entry[2])
     except Exception:   # written by a dbowner whose facts had another shape, or tampered with
         facts = None
     if facts is None or facts.path != path:
         cache.forget(path)
         return None
     return facts
+
+
+def _compact(path: str, facts: dict[str, Any]) -> dict[str, Any] | None:
+    """None for a file without any fact (most files): keeps the cache small and quick to load."""
+    return None if facts == FileFacts(path).to_dict() else facts
 
 
 def _read_error(path: str, e: OSError) -> FileFacts:

@@ -1,6 +1,7 @@
 """Per-file facts cache in ``.dbowner_cache/`` beside the manifest.
 
-One JSON file maps each analysed path to ``[content hash, dialect, FileFacts.to_dict(), stat]``.
+JSON files (``facts-00.json`` ... ``facts-3f.json``, shards by path) map each analysed path to
+``[content hash, dialect, FileFacts.to_dict() or null when there is no fact at all, stat]``.
 An entry is used only when the file's bytes hash the same and the service's dialect is unchanged.
 To avoid reading and hashing every file on a warm run, the entry also keeps the file's
 ``(size, mtime_ns, ctime_ns, inode)``, as git's index does: when the stat is unchanged, the
@@ -26,14 +27,15 @@ import json
 import os
 import secrets
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 
 CACHE_DIR = ".dbowner_cache"
-CACHE_FILE = "facts.json"
-FORMAT = 1
+FORMAT = 2
+SHARDS = 64
 RACY_SECONDS = 2     # covers filesystems with coarse timestamps (FAT: 2 s, HFS+: 1 s)
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by dbowner.\n"
@@ -84,84 +86,89 @@ def _sqlglot_identity() -> bytes:
 
 
 class FactsCache:
-    """Facts dicts by path, validated per entry by content hash and dialect."""
+    """Facts dicts by path, validated per entry by content hash and dialect.
+
+    Entries are spread over SHARDS files by a hash of the path, so a run that changed one file
+    rewrites one small shard, not the whole cache. A corrupt shard costs only its own entries.
+    """
 
     def __init__(self, root: Path, fingerprint: str | None = None) -> None:
         self.folder = root / CACHE_DIR
         self.fingerprint = fingerprint or extractor_fingerprint()
         self.entries: dict[str, Any] = {}
         self.used: set[str] = set()
-        self.dirty = False
+        self.dirty: set[int] = set()      # shards to write
 
     def load(self) -> None:
-        """Read the cache file; anything unexpected leaves the cache empty (all misses)."""
-        try:
-            with open(self.folder / CACHE_FILE, "rb") as f:
-                doc = json.loads(f.read())
-        except (OSError, ValueError, RecursionError):
-            return
-        if (type(doc) is dict and doc.get("format") == FORMAT and doc.get("fingerprint") == self.fingerprint
-                and type(doc.get("entries")) is dict):
-            self.entries = doc["entries"]
+        """Read every shard; anything unexpected in a shard leaves its entries out (misses)."""
+        for shard in range(SHARDS):
+            try:
+                with open(self.folder / shard_name(shard), "rb") as f:
+                    doc = json.loads(f.read())
+            except (OSError, ValueError, RecursionError):
+                continue
+            if (type(doc) is dict and doc.get("format") == FORMAT and doc.get("fingerprint") == self.fingerprint
+                    and type(doc.get("entries")) is dict):
+                self.entries.update(doc["entries"])
 
     def _entry(self, path: str, dialect: str) -> list | None:
         self.used.add(path)
         entry = self.entries.get(path)
         if (type(entry) is list and len(entry) == 4 and type(entry[0]) is str and entry[1] == dialect
-                and type(entry[2]) is dict):
+                and (entry[2] is None or type(entry[2]) is dict)):
             return entry
         return None
 
-    def get_by_stat(self, path: str, stat: list[int], dialect: str) -> dict[str, Any] | None:
-        """Facts of an unchanged file, judged by its stat alone (see the module docstring)."""
+    def get_by_stat(self, path: str, stat: list[int], dialect: str) -> list | None:
+        """The entry of an unchanged file, judged by its stat alone (see the module docstring).
+        Its facts are ``entry[2]``: a ``FileFacts.to_dict()``, or None for "no facts at all"."""
         entry = self._entry(path, dialect)
         if entry is not None and entry[3] == stat:
-            return entry[2]
+            return entry
         return None
 
-    def get(self, path: str, digest: str, dialect: str, stat: list[int] | None = None) -> dict[str, Any] | None:
-        """Facts of a file whose content hashes to ``digest``; records its new stat on a hit."""
+    def get(self, path: str, digest: str, dialect: str, stat: list[int] | None = None) -> list | None:
+        """The entry of a file whose content hashes to ``digest``; records its new stat on a hit."""
         entry = self._entry(path, dialect)
         if entry is None or entry[0] != digest:
             return None
         if entry[3] != stat:
             entry[3] = stat
-            self.dirty = True
-        return entry[2]
+            self.dirty.add(shard_of(path))
+        return entry
 
-    def put(self, path: str, digest: str, dialect: str, facts: dict[str, Any],
+    def put(self, path: str, digest: str, dialect: str, facts: dict[str, Any] | None,
             stat: list[int] | None = None) -> None:
         self.used.add(path)
         self.entries[path] = [digest, dialect, facts, stat]
-        self.dirty = True
+        self.dirty.add(shard_of(path))
 
     def forget(self, path: str) -> None:
         """Drop an entry that turned out to be unusable."""
         if self.entries.pop(path, None) is not None:
-            self.dirty = True
+            self.dirty.add(shard_of(path))
 
     def save(self) -> None:
-        """Write the entries of this run (stale paths are dropped), atomically; never raises."""
-        stale = self.entries.keys() - self.used
-        if not self.dirty and not stale:
-            return
-        for path in stale:
+        """Write the shards this run changed (stale paths are dropped), atomically; never raises."""
+        for path in self.entries.keys() - self.used:
             del self.entries[path]
-        doc = {"format": FORMAT, "fingerprint": self.fingerprint, "dbowner": __version__,
-               "entries": self.entries}
+            self.dirty.add(shard_of(path))
+        if not self.dirty:
+            return
+        shards: dict[int, dict[str, Any]] = {i: {} for i in self.dirty}
+        for path, entry in self.entries.items():
+            bucket = shards.get(shard_of(path))
+            if bucket is not None:
+                bucket[path] = entry
         try:
             self._prepare_folder()
-            tmp = self.folder / f"{CACHE_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            try:
-                with open(tmp, "x", encoding="utf-8") as f:   # "x": never follows a planted file
-                    json.dump(doc, f, separators=(",", ":"))
-                os.replace(tmp, self.folder / CACHE_FILE)
-            except BaseException:
-                _unlink(tmp)
-                raise
+            for shard, entries in sorted(shards.items()):
+                doc = {"format": FORMAT, "fingerprint": self.fingerprint, "dbowner": __version__,
+                       "entries": entries}
+                _write_atomically(self.folder / shard_name(shard), doc)
         except (OSError, ValueError, TypeError):
             return   # unwritable folder, full disk, a fact that is not JSON: run without a cache
-        self.dirty = False
+        self.dirty.clear()
 
     def _prepare_folder(self) -> None:
         self.folder.mkdir(exist_ok=True)
@@ -169,6 +176,26 @@ class FactsCache:
             target = self.folder / name
             if not target.exists():
                 target.write_text(text, "utf-8")
+
+
+def shard_name(shard: int) -> str:
+    return f"facts-{shard:02x}.json"
+
+
+def shard_of(path: str) -> int:
+    return zlib.crc32(path.encode("utf-8")) % SHARDS
+
+
+def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        text = json.dumps(doc, separators=(",", ":"))   # dumps, not dump: dump never uses the C encoder
+        with open(tmp, "x", encoding="utf-8") as f:     # "x": never follows a planted file
+            f.write(text)
+        os.replace(tmp, target)   # readers see the old shard or the new one, never half of one
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def _unlink(path: Path) -> None:
