@@ -100,7 +100,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="dbowner speed benchmark")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--workdir", type=Path, default=None, help="default: a new temporary folder")
-    ap.add_argument("--sqlfluff-files", type=int, default=100, help="0 skips the sqlfluff comparison")
+    ap.add_argument("--sqlfluff-files", type=int, default=1000, help="0 skips the sqlfluff comparison")
+    ap.add_argument("--sqlfluff-bin", action="append", default=[],
+                    help="sqlfluff executables to compare with (repeatable), e.g. one from a venv with "
+                         "sqlfluff[rs]; default: the one installed beside this Python")
+    ap.add_argument("--sql-only", action="store_true", help="only the SQL-path comparison")
     ap.add_argument("--keep", action="store_true", help="keep the generated tree")
     a = ap.parse_args()
     work = a.workdir or Path(tempfile.mkdtemp(prefix="dbowner-bench-"))
@@ -124,6 +128,12 @@ def main() -> None:
         (work / "results.json").write_text(json.dumps(results, indent=2))
         print(f"  {step} done", flush=True)
 
+    if a.sql_only:
+        results["sql_path"] = sql_path(work, repo, a.sqlfluff_files, a.repeat, a.sqlfluff_bin)
+        save("sql path")
+        report_sql(results["sql_path"])
+        return
+
     results["floor"] = summarize([measure([sys.executable, str(HERE / "floor.py"), "."], repo)
                                   for _ in range(a.repeat)])
     save("floor")
@@ -144,7 +154,7 @@ def main() -> None:
     results["touched"] = summarize(touched)
     save("touched")
     if a.sqlfluff_files:
-        results["sql_path"] = sql_path(work, repo, a.sqlfluff_files, a.repeat)
+        results["sql_path"] = sql_path(work, repo, a.sqlfluff_files, a.repeat, a.sqlfluff_bin)
     (work / "results.json").write_text(json.dumps(results, indent=2))
     report(results)
     print(f"\nraw numbers: {work / 'results.json'}")
@@ -152,7 +162,7 @@ def main() -> None:
         shutil.rmtree(repo, ignore_errors=True)
 
 
-def sql_path(work: Path, repo: Path, n: int, repeat: int) -> dict:
+def sql_path(work: Path, repo: Path, n: int, repeat: int, fluff_bins: list[str]) -> dict:
     """dbowner vs sqlfluff on the same SQL files, whole process each."""
     sql_repo = work / "sql-only"
     shutil.rmtree(sql_repo, ignore_errors=True)
@@ -166,18 +176,17 @@ def sql_path(work: Path, repo: Path, n: int, repeat: int) -> dict:
     out: dict = {"files": len(files), "statements": statements, "bytes": sum(f.stat().st_size for f in files)}
     out["dbowner"] = summarize([measure([*dbowner_cmd(), "check", ".", "--no-cache", "--format", "json"], sql_repo)
                                 for _ in range(repeat)])
-    sqlfluff = shutil.which("sqlfluff", path=str(Path(sys.executable).parent)) or shutil.which("sqlfluff")
-    if sqlfluff:
-        fluff_runs = max(1, min(repeat, 3))   # sqlfluff takes tens of seconds per run
+    default = shutil.which("sqlfluff", path=str(Path(sys.executable).parent)) or shutil.which("sqlfluff")
+    out["sqlfluff"] = []
+    for exe in fluff_bins or ([default] if default else []):
+        python = Path(exe).parent / "python"
+        rust = subprocess.run([str(python), "-c", "import sqlfluffrs"], capture_output=True).returncode == 0
         # `sqlfluff parse` takes one path: the folder holding exactly these files.
-        cmd = [sqlfluff, "parse", "--dialect", "postgres", "--templater", "raw", "--format", "none", "."]
-        out["sqlfluff"] = summarize([measure(cmd, sql_repo, ok=None) for _ in range(fluff_runs)])
-        out["sqlfluff_version"] = subprocess.run([sqlfluff, "--version"], capture_output=True, text=True).stdout.strip()
-        try:
-            import sqlfluffrs  # noqa: F401
-            out["sqlfluffrs"] = True
-        except ImportError:
-            out["sqlfluffrs"] = False
+        cmd = [exe, "parse", "--dialect", "postgres", "--templater", "raw", "--format", "none", "."]
+        runs = [measure(cmd, sql_repo, ok=None) for _ in range(max(1, min(repeat, 2)))]  # tens of s each
+        out["sqlfluff"].append({"exe": exe, "rust": rust, **summarize(runs),
+                                "version": subprocess.run([exe, "--version"], capture_output=True,
+                                                          text=True).stdout.strip()})
     return out
 
 
@@ -210,16 +219,19 @@ def report(r: dict) -> None:
     peak = max(r[k]["peak_mb"] for k in ("cold", "warm", "touched"))
     print(f"\npeak memory of dbowner (all processes): {peak:.0f} MB "
           f"(target <= {PEAK_TARGET_MB} MB: {'met' if peak <= PEAK_TARGET_MB else 'NOT met'})")
-    sp = r.get("sql_path")
-    if sp:
-        print(f"\nSQL path: {sp['files']} files, {sp['statements']} statements, {sp['bytes']} bytes")
-        d = sp["dbowner"]["median"]
-        print(f"  dbowner check --no-cache: {d:.2f} s ({sp['statements'] / d:.0f} stmt/s)")
-        if "sqlfluff" in sp:
-            s = sp["sqlfluff"]["median"]
-            print(f"  {sp['sqlfluff_version']} parse (rust parser: {sp['sqlfluffrs']}): {s:.2f} s "
-                  f"({sp['statements'] / s:.0f} stmt/s)")
-            print(f"  dbowner is {s / d:.1f}x faster (target >= 25x: {'met' if s / d >= 25 else 'NOT met'})")
+    if r.get("sql_path"):
+        report_sql(r["sql_path"])
+
+
+def report_sql(sp: dict) -> None:
+    print(f"\nSQL path: {sp['files']} files, {sp['statements']} statements, {sp['bytes']} bytes")
+    d = sp["dbowner"]["median"]
+    print(f"  dbowner check --no-cache: {d:.2f} s ({sp['statements'] / d:.0f} stmt/s)")
+    for fl in sp["sqlfluff"]:
+        s = fl["median"]
+        print(f"  {fl['version']} parse (rust parser installed: {fl['rust']}): {s:.2f} s "
+              f"({sp['statements'] / s:.0f} stmt/s); dbowner is {s / d:.1f}x faster "
+              f"(target >= 25x: {'met' if s / d >= 25 else 'NOT met'})")
 
 
 if __name__ == "__main__":

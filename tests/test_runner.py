@@ -65,6 +65,7 @@ def test_pool_and_serial_give_identical_facts_in_file_order(tmp_path, monkeypatc
         yield from real(*args, **kw)
 
     monkeypatch.setattr(runner, "POOL_MIN_SECONDS", 0.0)   # force the pool on this small tree
+    monkeypatch.setattr(runner, "POOL_MIN_SECONDS_SPAWN", 0.0)
     monkeypatch.setattr(runner, "MAX_BATCH_FILES", 3)      # many batches finishing out of order
     monkeypatch.setattr(runner, "_parallel", spy)
     pooled = facts_of(tmp_path, workers=2)
@@ -82,6 +83,7 @@ def test_pool_that_cannot_start_falls_back_to_serial(tmp_path, monkeypatch):
         raise OSError("no semaphores here")
 
     monkeypatch.setattr(runner, "POOL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "POOL_MIN_SECONDS_SPAWN", 0.0)
     import concurrent.futures
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     assert facts_of(tmp_path, workers=2) == serial

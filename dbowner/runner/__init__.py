@@ -23,9 +23,12 @@ from ..model import Diagnostic, FileFacts
 from .cache import FactsCache, content_hash, stat_key
 from .progress import Progress
 
-# Below this much estimated work, forking workers and shipping results costs more than it saves
-# (bench/pool_threshold.py measures it; see bench/README.md).
-POOL_MIN_SECONDS = 0.15
+# Below this much estimated work, starting workers and shipping results costs more than it saves.
+# bench/pool_threshold.py measured the break-even at ~0.05 s with fork on an idle machine and at
+# ~0.1 s on a busy one (bench/README.md). Spawned workers (macOS, Windows) import dbowner and
+# sqlglot again, ~0.3-0.5 s each, so they need much more work to pay off.
+POOL_MIN_SECONDS = 0.1
+POOL_MIN_SECONDS_SPAWN = 1.0
 # Rough extraction speed per byte, only to estimate the work and to balance batches.
 PY_BYTES_PER_SECOND = 3_000_000
 SQL_BYTES_PER_SECOND = 600_000
@@ -151,7 +154,8 @@ def _run(root: str, todo: list[Job], workers: int | None, bar: Progress, now_ns:
         return
     workers = cpu_count() if workers is None else workers
     work = sum(_cost(j) for j in todo)
-    if workers < 2 or len(todo) < 2 or work < POOL_MIN_SECONDS:
+    threshold = POOL_MIN_SECONDS if sys.platform.startswith("linux") else max(POOL_MIN_SECONDS, POOL_MIN_SECONDS_SPAWN)
+    if workers < 2 or len(todo) < 2 or work < threshold:
         yield from _serial(root, todo, bar, now_ns)
         return
     yield from _parallel(root, todo, min(workers, len(todo)), work, bar, now_ns)
