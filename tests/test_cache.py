@@ -269,3 +269,19 @@ def test_no_cache_option_neither_reads_nor_writes(repo):
     tables = subprocess.run([sys.executable, "-m", "dbowner", "tables", "--no-cache", "--format", "json"],
                             cwd=repo, capture_output=True, text=True, timeout=120)
     assert tables.returncode == 0 and '"stock"' in tables.stdout
+
+
+def test_a_symlinked_cache_folder_is_neither_read_nor_written(repo, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (repo / ".dbowner_cache").symlink_to(elsewhere, target_is_directory=True)
+    assert findings(repo) == [("cross-service-write", "orders/app.py", 2, "stock")]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_marker_files_are_never_written_through_a_planted_symlink(repo, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "victim"
+    (repo / ".dbowner_cache").mkdir()
+    (repo / ".dbowner_cache" / ".gitignore").symlink_to(outside)   # dangling: points at a new file
+    run(repo)
+    assert not outside.exists()
+    assert shard_files(repo)

@@ -99,8 +99,15 @@ class FactsCache:
         self.used: set[str] = set()
         self.dirty: set[int] = set()      # shards to write
 
+    def _usable(self) -> bool:
+        # A symlinked cache folder could point anywhere: dbowner never writes outside the tree it
+        # was given, so such a cache is neither read nor written.
+        return not os.path.islink(self.folder)
+
     def load(self) -> None:
         """Read every shard; anything unexpected in a shard leaves its entries out (misses)."""
+        if not self._usable():
+            return
         for shard in range(SHARDS):
             try:
                 with open(self.folder / shard_name(shard), "rb") as f:
@@ -153,7 +160,7 @@ class FactsCache:
         for path in self.entries.keys() - self.used:
             del self.entries[path]
             self.dirty.add(shard_of(path))
-        if not self.dirty:
+        if not self.dirty or not self._usable():
             return
         shards: dict[int, dict[str, Any]] = {i: {} for i in self.dirty}
         for path, entry in self.entries.items():
@@ -173,9 +180,11 @@ class FactsCache:
     def _prepare_folder(self) -> None:
         self.folder.mkdir(exist_ok=True)
         for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
-            target = self.folder / name
-            if not target.exists():
-                target.write_text(text, "utf-8")
+            try:
+                with open(self.folder / name, "x", encoding="utf-8") as f:   # never through a symlink
+                    f.write(text)
+            except FileExistsError:
+                pass
 
 
 def shard_name(shard: int) -> str:
