@@ -89,6 +89,39 @@ def test_pool_that_cannot_start_falls_back_to_serial(tmp_path, monkeypatch):
     assert facts_of(tmp_path, workers=2) == serial
 
 
+PARENT = os.getpid()
+REAL_EXTRACT_BATCH = runner.extract_batch
+
+
+def dies_in_a_worker(root, jobs, now_ns):
+    if os.getpid() != PARENT and any(j[1].endswith("m004.py") for j in jobs):
+        os._exit(1)
+    return REAL_EXTRACT_BATCH(root, jobs, now_ns)
+
+
+dies_in_a_worker.__qualname__ = dies_in_a_worker.__name__ = "extract_batch"   # pickled by name
+
+
+def test_a_worker_that_dies_does_not_lose_files(tmp_path, monkeypatch):
+    """A worker killed mid-run (out of memory, a crash in a C extension): the rest is done here."""
+    many_files(tmp_path, 30)
+    serial = facts_of(tmp_path, workers=1)
+    monkeypatch.setattr(runner, "POOL_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "POOL_MIN_SECONDS_SPAWN", 0.0)
+    monkeypatch.setattr(runner, "MAX_BATCH_FILES", 4)
+    monkeypatch.setattr(runner, "extract_batch", dies_in_a_worker)
+    redone = []
+    real_serial = runner._serial
+
+    def serial_spy(root, jobs, bar, now_ns):
+        redone.extend(j[1] for j in jobs)
+        yield from real_serial(root, jobs, bar, now_ns)
+
+    monkeypatch.setattr(runner, "_serial", serial_spy)
+    assert facts_of(tmp_path, workers=2) == serial
+    assert any(p.endswith("m004.py") for p in redone)     # the dead worker's batch was done here
+
+
 def test_small_trees_stay_serial(tmp_path, monkeypatch):
     many_files(tmp_path, 12)
     monkeypatch.setattr(runner, "_parallel", lambda *a, **kw: pytest.fail("a tiny tree must not start a pool"))

@@ -190,6 +190,7 @@ def _parallel(root: str, todo: list[Job], workers: int, work: float, bar: Progre
               now_ns: int) -> Iterator[Result]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
+    from pickle import PicklingError
 
     # Imported before the fork, so each worker inherits sqlglot instead of importing it again.
     from ..extract import python, sql  # noqa: F401
@@ -208,7 +209,7 @@ def _parallel(root: str, todo: list[Job], workers: int, work: float, bar: Progre
             del pending[futures[fut]]
             bar.advance(len(results))
             yield from results
-    except (BrokenProcessPool, OSError):
+    except (BrokenProcessPool, OSError, PicklingError):
         # A worker died (out of memory, killed): finish what is left here, in this process.
         for b in list(pending.values()):
             yield from _serial(root, b, bar, now_ns)
