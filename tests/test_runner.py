@@ -157,6 +157,25 @@ def test_progress_is_wanted_only_on_a_terminal_outside_ci():
     assert progress_wanted(Tty(), {"CI": "false"}) is True
 
 
+def test_progress_in_ci_prints_nothing_even_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    master, slave = os.openpty()
+    stream, clock = os.fdopen(slave, "w"), FakeClock()
+    bar = Progress(10, stream=stream, clock=clock)
+    clock.now = 5.0
+    bar.advance(10)
+    bar.close()
+    stream.flush()
+    os.set_blocking(master, False)
+    try:
+        drawn = os.read(master, 65536)
+    except BlockingIOError:
+        drawn = b""
+    stream.close()
+    os.close(master)
+    assert not bar.enabled and drawn == b""
+
+
 def test_progress_on_a_pipe_prints_nothing_even_for_long_runs():
     stream, clock = io.StringIO(), FakeClock()
     bar = Progress(100, stream=stream, clock=clock)
@@ -167,7 +186,8 @@ def test_progress_on_a_pipe_prints_nothing_even_for_long_runs():
     assert stream.getvalue() == ""
 
 
-def test_progress_on_a_terminal_appears_after_a_second_and_is_erased():
+def test_progress_on_a_terminal_appears_after_a_second_and_is_erased(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)      # a person at a terminal, not a CI job
     master, slave = os.openpty()
     stream = os.fdopen(slave, "w")
     clock = FakeClock()
