@@ -1,7 +1,7 @@
 """Run extraction over the discovered files: pre-filter, cache, process pool, progress bar.
 
 For each file, in order of cost: a Python file that fails the byte pre-filter gets its (empty)
-facts at once; a file whose bytes and dialect match the cache gets the cached facts; the rest
+facts at once; a file whose bytes and extraction options match the cache gets the cached facts; the rest
 (the misses) are extracted, in a process pool when there is enough work to pay for it, serially
 otherwise. Results are placed by index, so the order and the facts never depend on scheduling.
 Workers receive paths and return ``FileFacts.to_dict()``; serial runs make the same round trip,
@@ -9,6 +9,7 @@ so a cold, warm, serial or parallel run hands identical facts to the graph.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -37,7 +38,7 @@ MAX_BATCH_FILES = 64
 
 _clock_ns = time.time_ns   # the stat cache's notion of "now" (tests move it)
 
-Job = tuple[int, str, str, int]          # index, path, dialect, size in bytes
+Job = tuple[int, str, str, int]          # index, path, extraction options (JSON), size in bytes
 Result = tuple[int, str, "list[int] | None", dict[str, Any]]  # index, hash ("" if unreadable), stat, facts
 
 
@@ -52,13 +53,16 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
     now_ns = _clock_ns()
     out: list[FileFacts | None] = [None] * len(files)
     todo: list[Job] = []
+    options_of: dict[str, str] = {}
     for i, f in enumerate(files):
-        dialect = manifest.dialect_of(f.service)
+        options = options_of.get(f.service)
+        if options is None:
+            options = options_of[f.service] = json.dumps(extraction_options(manifest, f.service), sort_keys=True)
         full = os.path.join(root, f.path)
         try:
             stat = stat_key(os.stat(full), now_ns) if cache is not None else None
             if stat is not None:
-                hit = _from_cache(cache, f.path, dialect, stat=stat)  # type: ignore[arg-type]
+                hit = _from_cache(cache, f.path, options, stat=stat)  # type: ignore[arg-type]
                 if hit is not None:
                     out[i] = hit
                     continue
@@ -69,7 +73,7 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
             continue
         digest = content_hash(data) if cache is not None else ""
         if cache is not None:
-            hit = _from_cache(cache, f.path, dialect, digest=digest, stat=stat)
+            hit = _from_cache(cache, f.path, options, digest=digest, stat=stat)
             if hit is not None:
                 out[i] = hit
                 continue
@@ -77,9 +81,9 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
         if facts is not None:
             out[i] = facts
             if cache is not None:
-                cache.put(f.path, digest, dialect, _compact(f.path, facts.to_dict()), stat)
+                cache.put(f.path, digest, options, _compact(f.path, facts.to_dict()), stat)
             continue
-        todo.append((i, f.path, dialect, len(data)))
+        todo.append((i, f.path, options, len(data)))
 
     by_index = {job[0]: job for job in todo}
     bar.total = len(todo)
@@ -87,8 +91,8 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
         for index, digest, stat, facts in _run(str(root), todo, workers, bar, now_ns):
             out[index] = FileFacts.from_dict(facts)
             if cache is not None and digest:
-                _, path, dialect, _ = by_index[index]
-                cache.put(path, digest, dialect, _compact(path, facts), stat)
+                _, path, options, _ = by_index[index]
+                cache.put(path, digest, options, _compact(path, facts), stat)
     finally:
         bar.close()
     if cache is not None:
@@ -96,9 +100,18 @@ def extract_all(manifest: Manifest, files: Sequence[SourceFile], *, use_cache: b
     return out  # type: ignore[return-value]  # every slot is filled above
 
 
-def _from_cache(cache: FactsCache, path: str, dialect: str, *, digest: str | None = None,
+def extraction_options(manifest: Manifest, service: str) -> dict[str, Any]:
+    """Every argument extract_file gets besides the path and the bytes. Cache entries are keyed
+    on all of them, so a manifest setting added here invalidates exactly the files it affects."""
+    return {"dialect": manifest.dialect_of(service)}
+
+
+def _from_cache(cache: FactsCache, path: str, options: str, *, digest: str | None = None,
                 stat: list[int] | None = None) -> FileFacts | None:
-    entry = cache.get_by_stat(path, stat, dialect) if digest is None else cache.get(path, digest, dialect, stat)  # type: ignore[arg-type]
+    if digest is None:
+        entry = cache.get_by_stat(path, stat, options)  # type: ignore[arg-type]
+    else:
+        entry = cache.get(path, digest, options, stat)
     if entry is None:
         return None
     try:
@@ -125,7 +138,7 @@ def extract_batch(root: str, jobs: Sequence[Job], now_ns: int) -> list[Result]:
     """Worker entry point (also used serially): read, hash and extract each file. The hash and
     stat are those of the bytes extracted here, so a file edited meanwhile is cached correctly."""
     results: list[Result] = []
-    for index, path, dialect, _size in jobs:
+    for index, path, options, _size in jobs:
         try:
             with open(os.path.join(root, path), "rb") as fh:
                 stat = stat_key(os.fstat(fh.fileno()), now_ns)
@@ -133,7 +146,7 @@ def extract_batch(root: str, jobs: Sequence[Job], now_ns: int) -> list[Result]:
         except OSError as e:
             results.append((index, "", None, _read_error(path, e).to_dict()))
             continue
-        facts = extract_file(path, data, dialect=dialect)
+        facts = extract_file(path, data, **json.loads(options))
         results.append((index, content_hash(data), stat, facts.to_dict()))
     return results
 

@@ -1,17 +1,18 @@
 """Per-file facts cache in ``.dbowner_cache/`` beside the manifest.
 
 JSON files (``facts-00.json`` ... ``facts-3f.json``, shards by path) map each analysed path to
-``[content hash, dialect, FileFacts.to_dict() or null when there is no fact at all, stat]``.
-An entry is used only when the file's bytes hash the same and the service's dialect is unchanged.
+``[content hash, options, FileFacts.to_dict() or null when there is no fact at all, stat]``.
+An entry is used only when the file's bytes hash the same and the extraction options (the
+manifest settings extraction depends on, e.g. the service's SQL dialect) are unchanged.
 To avoid reading and hashing every file on a warm run, the entry also keeps the file's
 ``(size, mtime_ns, ctime_ns, inode)``, as git's index does: when the stat is unchanged, the
 content is taken as unchanged. ctime cannot be set back by tools (``touch -r``, ``cp -p``), and
 a file modified less than ``RACY_SECONDS`` before the run keeps no stat, so an edit within the
 same timestamp tick is always re-hashed next time.
-The whole file is used only when its format number and the *extractor fingerprint* match: a hash
-of dbowner's version, the Python minor version (``ast`` changes between them), the installed
-sqlglot and the source of the extraction code itself, so a new release, a local edit of an
-extractor or a sqlglot upgrade all start from an empty cache.
+A shard is used only when its format number and the *extractor fingerprint* match: a hash of
+dbowner's version, the Python minor version (``ast`` changes between them), the installed sqlglot
+and the source of dbowner itself, so a new release, a local edit or a sqlglot upgrade all start
+from an empty cache.
 
 Nothing in the file is trusted: a file that does not parse as JSON, has the wrong shape, comes
 from another version, or an entry that ``FileFacts.from_dict`` rejects, is a miss and gets
@@ -61,7 +62,8 @@ def extractor_fingerprint() -> str:
     """Changes whenever extraction could give other facts for the same bytes."""
     h = hashlib.sha256()
     h.update(f"format={FORMAT} dbowner={__version__} python={sys.version_info[:2]}\n".encode())
-    sources = [_PACKAGE / "model.py", *sorted((_PACKAGE / "extract").rglob("*.py"))]
+    # All of dbowner's source, not just extract/: extraction code may live anywhere in the package.
+    sources = sorted(_PACKAGE.rglob("*.py"))
     for src in sources:
         h.update(src.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         try:
@@ -86,7 +88,7 @@ def _sqlglot_identity() -> bytes:
 
 
 class FactsCache:
-    """Facts dicts by path, validated per entry by content hash and dialect.
+    """Facts dicts by path, validated per entry by content hash and extraction options.
 
     Entries are spread over SHARDS files by a hash of the path, so a run that changed one file
     rewrites one small shard, not the whole cache. A corrupt shard costs only its own entries.
@@ -118,25 +120,25 @@ class FactsCache:
                     and type(doc.get("entries")) is dict):
                 self.entries.update(doc["entries"])
 
-    def _entry(self, path: str, dialect: str) -> list | None:
+    def _entry(self, path: str, options: str) -> list | None:
         self.used.add(path)
         entry = self.entries.get(path)
-        if (type(entry) is list and len(entry) == 4 and type(entry[0]) is str and entry[1] == dialect
+        if (type(entry) is list and len(entry) == 4 and type(entry[0]) is str and entry[1] == options
                 and (entry[2] is None or type(entry[2]) is dict)):
             return entry
         return None
 
-    def get_by_stat(self, path: str, stat: list[int], dialect: str) -> list | None:
+    def get_by_stat(self, path: str, stat: list[int], options: str) -> list | None:
         """The entry of an unchanged file, judged by its stat alone (see the module docstring).
         Its facts are ``entry[2]``: a ``FileFacts.to_dict()``, or None for "no facts at all"."""
-        entry = self._entry(path, dialect)
+        entry = self._entry(path, options)
         if entry is not None and entry[3] == stat:
             return entry
         return None
 
-    def get(self, path: str, digest: str, dialect: str, stat: list[int] | None = None) -> list | None:
+    def get(self, path: str, digest: str, options: str, stat: list[int] | None = None) -> list | None:
         """The entry of a file whose content hashes to ``digest``; records its new stat on a hit."""
-        entry = self._entry(path, dialect)
+        entry = self._entry(path, options)
         if entry is None or entry[0] != digest:
             return None
         if entry[3] != stat:
@@ -144,10 +146,10 @@ class FactsCache:
             self.dirty.add(shard_of(path))
         return entry
 
-    def put(self, path: str, digest: str, dialect: str, facts: dict[str, Any] | None,
+    def put(self, path: str, digest: str, options: str, facts: dict[str, Any] | None,
             stat: list[int] | None = None) -> None:
         self.used.add(path)
-        self.entries[path] = [digest, dialect, facts, stat]
+        self.entries[path] = [digest, options, facts, stat]
         self.dirty.add(shard_of(path))
 
     def forget(self, path: str) -> None:
