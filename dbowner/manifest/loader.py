@@ -157,7 +157,7 @@ def _build(path: Path, data: dict, lines: dict) -> Manifest:
                     services=services, sagas=sagas, lines=lines)
 
 
-# sqlglot's dialect names (tests/test_speed.py checks them against sqlglot): a manifest that
+# sqlglot's dialect names (tests/test_runner.py checks them against sqlglot): a manifest that
 # uses one of them is validated without importing sqlglot, which a warm run does not otherwise need.
 KNOWN_DIALECTS = frozenset({
     "athena", "bigquery", "clickhouse", "databricks", "doris", "dremio", "drill", "druid", "duckdb",

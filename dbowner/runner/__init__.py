@@ -1,10 +1,10 @@
 """Run extraction over the discovered files: pre-filter, cache, process pool, progress bar.
 
-For each file, in order of cost: a Python file that fails the byte pre-filter gets its (empty)
-facts at once; a file whose bytes and extraction options match the cache gets the cached facts; the rest
-(the misses) are extracted, in a process pool when there is enough work to pay for it, serially
-otherwise. Results are placed by index, so the order and the facts never depend on scheduling.
-Workers receive paths and return ``FileFacts.to_dict()``; serial runs make the same round trip,
+For each file, in order of cost: a file whose stat, or else whose bytes, and extraction options
+match the cache gets the cached facts; a Python file that fails the byte pre-filter gets its
+(empty) facts at once; the rest (the misses) are extracted, in a process pool when there is enough
+work to pay for it, serially otherwise. Results are placed by index, so the order and the facts
+never depend on scheduling. Workers receive paths and return ``FileFacts.to_dict()``; serial runs make the same round trip,
 so a cold, warm, serial or parallel run hands identical facts to the graph.
 """
 from __future__ import annotations
