@@ -146,7 +146,7 @@ def extract_batch(root: str, jobs: Sequence[Job], now_ns: int) -> list[Result]:
         except OSError as e:
             results.append((index, "", None, _read_error(path, e).to_dict()))
             continue
-        facts = extract_file(path, data, **json.loads(options))
+        facts = extract_file(path, data, prefilter=False, **json.loads(options))   # it passed in the parent
         results.append((index, content_hash(data), stat, facts.to_dict()))
     return results
 
