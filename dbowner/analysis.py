@@ -8,7 +8,6 @@ from pathlib import Path
 from .catalog import RuleInfo
 from .checks import run_checks
 from .discover import Discovery, discover
-from .extract import extract_file
 from .extract.suppressions import scan_suppressions
 from .graph import OwnershipGraph, build_graph
 from .manifest import Manifest
@@ -18,6 +17,7 @@ from .policy import (  # noqa: F401  (SelectionError, select_rules: re-exported 
     Baseline, RuleSettings, SelectionError, StaleEntry, Suppressed, apply_baseline, apply_suppressions,
     resolve_settings, select_rules,
 )
+from .runner import extract_all
 from .sagas import SAGA_RULES, saga_report
 
 
@@ -41,26 +41,14 @@ class Analysis:
         return bool(self.stale_baseline) or any(f.severity is Severity.ERROR for f in self.findings)
 
 
-def extract_all(manifest: Manifest, discovery: Discovery) -> list[FileFacts]:
-    facts = []
-    root = manifest.root
-    for f in discovery.files:
-        try:
-            data = (root / f.path).read_bytes()
-        except OSError as e:
-            facts.append(FileFacts(f.path, diagnostics=[Diagnostic(f.path, 0, "read-error", f"cannot read: {e}")]))
-            continue
-        facts.append(extract_file(f.path, data, dialect=manifest.dialect_of(f.service)))
-    return facts
-
-
 def analyze(manifest: Manifest, rules: list[RuleInfo] | None = None, *, settings: RuleSettings | None = None,
-            baseline: Baseline | None = None) -> Analysis:
+            baseline: Baseline | None = None, use_cache: bool = True) -> Analysis:
     """Run the pipeline. `settings` default to the manifest's `rules:`; `rules`, when given,
-    replaces the rules they select. Suppression comments apply, then the baseline (if any)."""
+    replaces the rules they select. Suppression comments apply, then the baseline (if any).
+    `use_cache`: read and write per-file facts in .dbowner_cache/ beside the manifest."""
     discovery = discover(manifest)
-    return analyze_facts(manifest, discovery, extract_all(manifest, discovery), rules, settings=settings,
-                         baseline=baseline)
+    facts = extract_all(manifest, discovery.files, use_cache=use_cache)
+    return analyze_facts(manifest, discovery, facts, rules, settings=settings, baseline=baseline)
 
 
 def analyze_facts(manifest: Manifest, discovery: Discovery, facts: list[FileFacts],

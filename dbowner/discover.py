@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def discover(manifest: Manifest) -> Discovery:
     root = manifest.root.resolve()
     out = Discovery()
     exclude = pathspec.GitIgnoreSpec.from_lines(manifest.exclude)
-    services = [(name, pathspec.GitIgnoreSpec.from_lines(svc.paths)) for name, svc in manifest.services.items()]
+    services = _ServiceMatcher([(name, pathspec.GitIgnoreSpec.from_lines(svc.paths))
+                                for name, svc in manifest.services.items()])
     ignores = _Ignores()
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
@@ -95,14 +97,13 @@ def discover(manifest: Manifest) -> Discovery:
             if exclude.match_file(rel):
                 out.excluded += 1
                 continue
-            owners = [svc for svc, spec in services if spec.match_file(rel)]
+            owners = services.owners(rel)
             if not owners and not is_config:
                 out.outside.append(rel)
                 continue
             for other in owners[1:]:
                 out.overlaps.setdefault((owners[0], other), rel)
-            full = Path(dirpath) / name
-            problem = _unreadable(full, root)
+            problem = _unreadable(os.path.join(dirpath, name), root)
             if problem:
                 out.diagnostics.append(Diagnostic(rel, 0, problem[0], problem[1]))
                 continue
@@ -115,6 +116,98 @@ def discover(manifest: Manifest) -> Discovery:
     return out
 
 
+class _ServiceMatcher:
+    """Which services' `paths` match a file, without trying every service on every file.
+
+    A pattern such as `services/orders/**` can only match paths that start with its literal
+    prefix `services/orders/`. Services are indexed by those prefixes; a service with a pattern
+    that has none (`*.sql`, `**/migrations/`) is tried on every file. The index only narrows the
+    candidates: the service's own GitIgnoreSpec still decides, so the result is the same as
+    trying them all, in manifest order (200 services x 12,000 files took seconds).
+    """
+
+    def __init__(self, services: list[tuple[str, pathspec.PathSpec]]) -> None:
+        self.specs = services
+        self.always: list[int] = []
+        self.by_dir: dict[str, list[tuple[str, int]]] = {}
+        for i, (_name, spec) in enumerate(services):
+            prefixes = _literal_prefixes(spec)
+            if prefixes is None:
+                self.always.append(i)
+                continue
+            for p in prefixes:
+                self.by_dir.setdefault(p[:p.rfind("/") + 1], []).append((p, i))
+
+    def owners(self, rel: str) -> list[str]:
+        found = set(self.always)
+        bucket = self.by_dir.get("")
+        if bucket:
+            found.update(i for p, i in bucket if rel.startswith(p))
+        cut = rel.find("/")
+        while cut != -1:
+            bucket = self.by_dir.get(rel[:cut + 1])
+            if bucket:
+                found.update(i for p, i in bucket if rel.startswith(p))
+            cut = rel.find("/", cut + 1)
+        specs = self.specs
+        return [specs[i][0] for i in sorted(found) if specs[i][1].match_file(rel)]
+
+
+_REGEX_SPECIAL = set(".^$*+?{}[]|()\\")
+
+
+def _literal_prefixes(spec: pathspec.PathSpec) -> list[str] | None:
+    """Literal text every match of an including pattern starts with; None if some pattern has none."""
+    out = []
+    try:
+        for pat in spec.patterns:
+            if not pat.include:        # comments, blank lines and `!negations` add no match
+                continue
+            regex = pat.regex.pattern
+            if not regex.startswith("^") or _top_level_alternation(regex):
+                return None
+            prefix, i = [], 1
+            while i < len(regex):
+                ch = regex[i]
+                if ch == "\\" and i + 1 < len(regex) and not regex[i + 1].isalnum():
+                    prefix.append(regex[i + 1])     # an escaped literal such as \. or \-
+                    i += 2
+                    continue
+                if ch in _REGEX_SPECIAL:
+                    break
+                prefix.append(ch)
+                i += 1
+            if i < len(regex) and regex[i] in "*?{" and prefix:
+                prefix.pop()                        # `ab*`: the b is optional
+            if not prefix:
+                return None
+            out.append("".join(prefix))
+    except AttributeError:                          # a pattern type without a regex
+        return None
+    return out
+
+
+def _top_level_alternation(regex: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root)
@@ -123,13 +216,17 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def _unreadable(full: Path, root: Path) -> tuple[str, str] | None:
-    if full.is_symlink() and not _inside(full, root):
-        return ("skipped-symlink", "symlink leaves the analysed tree; not followed")
+def _unreadable(full: str, root: Path) -> tuple[str, str] | None:
+    # One lstat per regular file (this runs for every source file of the tree).
     try:
-        size = full.stat().st_size
+        st = os.lstat(full)
+        if stat.S_ISLNK(st.st_mode):
+            if not _inside(Path(full), root):
+                return ("skipped-symlink", "symlink leaves the analysed tree; not followed")
+            st = os.stat(full)
     except OSError as e:
         return ("read-error", f"cannot read: {e.strerror or e}")
+    size = st.st_size
     if size > MAX_FILE_BYTES:
         return ("skipped-large", f"file is {size // 1024} KiB, over the {MAX_FILE_BYTES // 1024 // 1024} MiB limit")
     return None

@@ -15,12 +15,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .analysis import extract_all
 from .deployment import ServiceConnection, attribute_connections
 from .discover import ALWAYS_SKIPPED_DIRS, Discovery, SourceFile, discover
 from .manifest import Manifest, Service
 from .manifest.ownership import DYNAMIC, SYSTEM_SCHEMAS
 from .model import DDL, WRITE, FileFacts, TableName
+from .runner import extract_all
 
 MARKER_FILES = ("Dockerfile", "pyproject.toml", "requirements.txt", "setup.py", "setup.cfg", "manage.py",
                 "Pipfile", "go.mod", "pom.xml", "build.gradle", "package.json", "apps.py")
@@ -157,7 +157,7 @@ def draft_manifest(root: Path) -> Draft:
         services={s.name: Service(s.name, paths=(f"{s.folder}/**",)) for s in services},
     )
     discovery = discover(manifest)
-    facts = extract_all(manifest, discovery)
+    facts = extract_all(manifest, discovery.files, use_cache=False)   # no manifest yet: no cache
     by_name = {s.name: s for s in services}
     service_of = {f.path: f.service for f in discovery.files}
     for ff in facts:
@@ -229,9 +229,9 @@ def _table_text(t: TableName) -> str:
 
 def _unassigned_tables(manifest: Manifest, discovery: Discovery) -> dict[str, list[str]]:
     """Tables created by .sql/.py files outside every proposed service (a shared migrations/ folder)."""
-    outside = Discovery(files=[SourceFile(p, "") for p in discovery.outside])
+    outside = [SourceFile(p, "") for p in discovery.outside]
     out: dict[str, list[str]] = {}
-    for ff in extract_all(manifest, outside):
+    for ff in extract_all(manifest, outside, use_cache=False):
         for table, where in created_tables(ff):
             out.setdefault(table, []).append(where)
     return out

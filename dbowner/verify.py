@@ -18,7 +18,6 @@ from .analysis import Analysis, select_rules
 from .catalog import RuleInfo, load_catalog
 from .checks import LIVE_REGISTRY, run_checks, run_live_checks
 from .discover import Discovery, SourceFile
-from .extract.sql import parse_sql
 from .graph import OwnershipGraph, build_graph
 from .livefacts import SOURCES, STATEMENTS, LiveFacts, RuntimeStatement
 from .livegraph import LiveModel
@@ -118,6 +117,7 @@ class _Runtime:
             facts = []
             for path, rows in sorted(by_service[service].items()):
                 self.entries[(service, path)] = rows
+                from .extract.sql import parse_sql   # lazily: sqlglot costs startup time in every command
                 parsed = parse_sql(rows[0].text, dialect="postgres")
                 errors = [Diagnostic(path, line, "parse-error", msg) for line, msg in parsed.errors]
                 facts.append(FileFacts(path, statements=parsed.statements, two_phase=list(parsed.two_phase),

@@ -9,7 +9,7 @@ import click
 from ..analysis import analyze, resolve_settings, select_rules
 from ..estate import is_facts_file
 from . import main
-from .common import analyse, guard, load, manifest_option, path_argument, split_list
+from .common import analyse, guard, load, manifest_option, no_cache_option, path_argument, split_list
 from .output_options import ReportOptions, emit, report_options
 from .policy_actions import read_baseline, run_add_suppressions, run_update_baseline
 
@@ -33,10 +33,11 @@ from .policy_actions import read_baseline, run_add_suppressions, run_update_base
               help="Write the baseline so that it accepts exactly the current findings, then report.")
 @click.option("--add-suppressions", is_flag=True,
               help="Add a 'dbowner: ignore[...] TODO: reason' comment for every current finding, then exit.")
+@no_cache_option
 @guard
 def check(path: Path, manifest_file: Path | None, report: ReportOptions, select: tuple[str, ...], ignore: tuple[str, ...],
           severity: tuple[str, ...], require_reasons: bool | None, baseline_file: Path | None, no_baseline: bool,
-          update_baseline: bool, add_suppressions: bool) -> None:
+          update_baseline: bool, add_suppressions: bool, no_cache: bool) -> None:
     """Check PATH (default: .) against its dbowner.yaml. Exit 0 clean, 1 errors found, 2 bad usage/config.
 
     PATH may also be a facts file written by `dbowner facts` or `dbowner merge`."""
@@ -54,5 +55,5 @@ def check(path: Path, manifest_file: Path | None, report: ReportOptions, select:
         baseline = read_baseline(manifest, baseline_file, no_baseline)
         if add_suppressions:
             run_add_suppressions(manifest, settings, baseline)
-        analysis = analyze(manifest, settings=settings, baseline=baseline)
+        analysis = analyze(manifest, settings=settings, baseline=baseline, use_cache=not no_cache)
     sys.exit(emit(analysis, report))

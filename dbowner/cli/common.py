@@ -64,13 +64,14 @@ manifest_option = click.option("--manifest", "manifest_file",
                                help="Use this dbowner.yaml instead of searching PATH and its parents.")
 
 
-def analyse(path: Path, manifest_file: Path | None, rules: list[RuleInfo] | None = None) -> Analysis:
+def analyse(path: Path, manifest_file: Path | None, rules: list[RuleInfo] | None = None, *,
+            use_cache: bool = True) -> Analysis:
     """PATH is a source tree (found dbowner.yaml), or a facts file from `dbowner facts`/`merge`
     (then --manifest is an org manifest over it)."""
     if is_facts_file(path):
         org = load_manifest(manifest_file.resolve()) if manifest_file else None
         return analyze_files([path], registered_rules() if rules is None else rules, org)
-    return analyze(load(path, manifest_file), rules)
+    return analyze(load(path, manifest_file), rules, use_cache=use_cache)
 
 
 def write_output(text: str, output: Path | None) -> None:
@@ -82,3 +83,7 @@ def write_output(text: str, output: Path | None) -> None:
         output.write_text(text, "utf-8")
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
+
+
+no_cache_option = click.option("--no-cache", is_flag=True,
+                               help="Neither read nor write the facts cache (.dbowner_cache/ beside the manifest).")

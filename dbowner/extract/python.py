@@ -745,9 +745,10 @@ _HANDLERS = {
 }
 
 
-def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> FileFacts:
-    """Facts about the SQL that one Python file passes to a database. Never raises for bad input:
-    unparsable Python becomes a single ``parse-error`` diagnostic."""
+def extract_python_file(path: str, text: str, *, dialect: str = "postgres", database: bool = True) -> FileFacts:
+    """Facts about the SQL that one Python file passes to a database, its ORM use and its structure.
+    Never raises for bad input: unparsable Python becomes a single ``parse-error`` diagnostic.
+    ``database=False`` (the pre-filter found no database keyword): the structure only."""
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
@@ -757,6 +758,14 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     except (ValueError, RecursionError, MemoryError) as e:
         reason = "too deeply nested" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return _parse_error(path, 0, reason)
+    if not database:   # no SQL call in the file: only its ORM use and its structure
+        facts = FileFacts(path)
+        try:
+            facts.orm, facts.statements, facts.diagnostics = collect_orm(path, tree, [])
+        except RecursionError:
+            return _parse_error(path, 0, "too deeply nested")
+        _add_structure(path, tree, facts)
+        return facts
     parse_sql("", dialect=dialect)  # an unknown dialect is a caller error: ValueError, once
     extractor = _Extractor(path, dialect)
     try:
@@ -765,18 +774,23 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
         facts.orm, migration, diagnostics = collect_orm(path, tree, facts.transactions)
     except RecursionError:
         return _parse_error(path, 0, "too deeply nested")
-    try:   # the same tree, once more, for the saga and dual-write rules
+    _add_structure(path, tree, facts)
+    facts.orm.table_refs = extractor.table_refs
+    if migration:
+        facts.statements = sorted(facts.statements + migration, key=lambda s: s.line)
+    facts.diagnostics = sorted(facts.diagnostics + diagnostics, key=lambda d: d.line)
+    return facts
+
+
+def _add_structure(path: str, tree: ast.Module, facts: FileFacts) -> None:
+    """The same tree, once more, for the saga and dual-write rules."""
+    try:
         facts.code = collect_code(tree)
     except RecursionError:
         facts.diagnostics.append(Diagnostic(path, 0, "parse-error", "too deeply nested for the saga analysis"))
     except Exception as e:  # a bug of ours must not lose the SQL facts of the file
         facts.diagnostics.append(Diagnostic(path, 0, "internal-error",
                                             f"dbowner failed on this file's structure: {type(e).__name__}: {e}"))
-    facts.orm.table_refs = extractor.table_refs
-    if migration:
-        facts.statements = sorted(facts.statements + migration, key=lambda s: s.line)
-    facts.diagnostics = sorted(facts.diagnostics + diagnostics, key=lambda d: d.line)
-    return facts
 
 
 def _parse_error(path: str, line: int, message: str) -> FileFacts:
