@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import string
+import sys
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -26,11 +27,13 @@ _FIRST_ARG_CALLS = frozenset({
     "copy_expert", "mogrify", "query", "raw",
     # beyond the drivers: peewee, Django expressions, pandas
     "execute_sql", "RawSQL", "read_sql", "read_sql_query",
+    # postgres.py (db.one / db.all / db.run, also on its cursors)
+    "one", "all", "run",
 })
 # psycopg2.extras helpers: execute_values(cur, sql, argslist)
 _SECOND_ARG_CALLS = frozenset({"execute_values", "execute_batch"})
 # Generic names (session.query(Model), request.raw...): only when the text is SQL-*shaped*.
-_STRICT_CALLS = frozenset({"query", "raw"})
+_STRICT_CALLS = frozenset({"query", "raw", "one", "all", "run"})
 _SQL_KEYWORDS = ("sql", "query", "statement", "operation")
 _TPC_CALLS = frozenset({"tpc_begin", "tpc_prepare", "tpc_commit", "tpc_rollback", "tpc_recover"})
 _TXN_METHODS = frozenset({"begin", "begin_nested", "transaction"})
@@ -38,6 +41,7 @@ _TXN_METHODS = frozenset({"begin", "begin_nested", "transaction"})
 _WRAPPER_FUNCS = frozenset({"dedent", "cleandoc", "text", "SQL"})
 _WRAPPER_METHODS = frozenset({"strip", "lstrip", "rstrip", "bindparams", "columns"})
 
+_PY_VERSION = "{}.{}".format(*sys.version_info[:2])
 _HOLE = "\ue000"  # private-use char standing for a dynamic part until the text is final
 _MAX_TEXT = 1_000_000   # longer built-up text is dropped (``q = q + q`` must not eat memory)
 _MAX_SUBSTITUTED = 10_000  # longer values are not substituted into a hole
@@ -176,6 +180,7 @@ class _Extractor:
         self.groups = 0
         self.txn = 0
         self.saved_txn: list[int] = []
+        self.branches: list[list] = []   # open `if` statements: [scope, env before, env after body]
         self.next_txn = 1
         self.transactions: list[Transaction] = []
         self.records: list[tuple[int, Statement]] = []
@@ -338,6 +343,35 @@ class _Extractor:
     def _exit_with(self) -> None:
         self.txn = self.saved_txn.pop()
 
+    # ------------------------------------------------------------------ if / else
+    # The branches of an `if` are alternatives: each starts from the names as they were before it,
+    # and afterwards a name keeps the value the body gave it (else the else branch's), so that
+    # `q += " WHERE a"` in the body and `q += " WHERE b"` in the elif do not pile up into one text.
+    def _if(self, node: ast.If, stack: list) -> None:
+        stack.append((self._exit_if,))
+        self._push(stack, node.orelse)
+        stack.append((self._else_if,))
+        self._push(stack, node.body)
+        stack.append((self._enter_if,))
+        stack.append(node.test)
+
+    def _enter_if(self) -> None:
+        scope = self.scopes[-1]
+        self.branches.append([scope, dict(scope.env), None])
+
+    def _else_if(self) -> None:
+        frame = self.branches[-1]
+        scope, before = frame[0], frame[1]
+        frame[2] = dict(scope.env)
+        scope.env.clear()
+        scope.env.update(before)
+
+    def _exit_if(self) -> None:
+        scope, before, after_body = self.branches.pop()
+        for name, value in after_body.items():
+            if name not in before or before[name] is not value:
+                scope.env[name] = value
+
     # ------------------------------------------------------------------ bindings
     def _assign(self, node, stack: list) -> None:
         stack.append((self._bind_statement, node))  # after the value's calls were seen
@@ -446,6 +480,9 @@ class _Extractor:
             return _Sql(text, node.lineno if exact else 0)
         if t is ast.Name:
             return self._lookup(node.id)
+        if t is ast.IfExp:   # one consistent path, as for `if` statements: the body's text
+            body = self._res(node.body)
+            return body if body is not None else self._res(node.orelse)
         if t is ast.BinOp:
             op = type(node.op)
             if op is ast.Add:
@@ -722,6 +759,7 @@ _HANDLERS = {
     ast.ClassDef: _Extractor._class, ast.With: _Extractor._with, ast.AsyncWith: _Extractor._with,
     ast.Assign: _Extractor._assign, ast.AnnAssign: _Extractor._assign, ast.AugAssign: _Extractor._assign,
     ast.NamedExpr: _Extractor._named_expr, ast.For: _Extractor._loop, ast.AsyncFor: _Extractor._loop,
+    ast.If: _Extractor._if,
     ast.Call: _Extractor._call,
 }
 
@@ -734,7 +772,9 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as e:
-        return _parse_error(path, e.lineno or 0, e.msg or str(e))
+        # the usual cause on a valid project: syntax newer than this interpreter (except A, B: is 3.14)
+        return _parse_error(path, e.lineno or 0, f"{e.msg or e} (read as Python {_PY_VERSION}; code written "
+                                                 "for a newer Python needs dbowner run on that Python)")
     except (ValueError, RecursionError, MemoryError) as e:
         reason = "too deeply nested" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return _parse_error(path, 0, reason)

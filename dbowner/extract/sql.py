@@ -41,6 +41,7 @@ _COPY_STDIN = re.compile(r"^[ \t]*COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", r
 _STDIN = re.compile(r"stdin", re.I)
 _COPY_END = re.compile(r"^\\\.[ \t]*\r?$", re.M)
 _NOT_NEWLINE = re.compile(r"[^\n]")
+_PSQL_STRING_VAR = re.compile(r"(?<![:\w']):(?='\w+')")   # the colon of psql's :'name' interpolation
 _NEWLINE = re.compile(r"\n")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NAME = r'(?:"[^"]*"|[A-Za-z_][\w$]*)'
@@ -58,6 +59,13 @@ _UTILITY = frozenset("""
 _BEGIN_NEXT = frozenset({"WORK", "TRANSACTION", "TRAN", "ISOLATION", "READ", "DEFERRABLE", "NOT"})
 _XA_VERBS = frozenset({"START", "BEGIN", "END", "PREPARE", "COMMIT", "ROLLBACK", "RECOVER"})
 _DDL_WORDS = {"CREATE": "create", "ALTER": "alter", "DROP": "drop"}
+# CREATE/ALTER/DROP <kind> whose statement never names a table that dbowner attributes (function
+# bodies are not analysed): when sqlglot cannot parse one, it is recorded without tables, not an error.
+_NON_TABLE_OBJECTS = frozenset("""
+    OPERATOR AGGREGATE FUNCTION PROCEDURE TYPE DOMAIN CAST COLLATION CONVERSION EXTENSION SCHEMA
+    SEQUENCE ROLE USER GROUP LANGUAGE TABLESPACE DATABASE SERVER TEXT PUBLICATION SUBSCRIPTION
+    ACCESS TRANSFORM
+    """.split())
 
 _DML_ACTION: dict[type, str] = {
     exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete", exp.Merge: "merge",
@@ -292,6 +300,8 @@ class _Run:
         if not self.text or self.text.isspace():
             return
         self.text = _blank_copy_data(self.text)
+        if self.origin == "sql" and ":'" in self.text:
+            self.text = _PSQL_STRING_VAR.sub(" ", self.text)   # psql :'var' -> a string literal
         tokens, tok_error = self._tokenize(self.text)
         chunks = self._split(tokens, self.text)
         if tok_error is not None and chunks and chunks[-1][2]:
@@ -457,6 +467,8 @@ class _Run:
             accesses = self._token_ddl(toks, base)
             if accesses is not None:   # DDL sqlglot cannot parse, e.g. CREATE INDEX .. ON ONLY t
                 self._add(line, end_line, _DDL_WORDS[toks[0].text.upper()], stmt_text, accesses)
+            elif _non_table_ddl(toks):   # e.g. CREATE OPERATOR = (... commutator = =): no table in it
+                self._add(line, end_line, _DDL_WORDS[toks[0].text.upper()], stmt_text)
             elif quiet:
                 self._add(line, end_line, "other", stmt_text)
             else:
@@ -477,6 +489,20 @@ class _Run:
                 parser = parsers[id(d)] = d.parser(error_level=ErrorLevel.RAISE)
             trees = parser.parse(toks, text)
         except ParseError as e:
+            if e.errors and all(_is_call_signature_error(x.get("description") or "") for x in e.errors):
+                # Only a function call's signature is off (a user-defined overload such as
+                # sum(amount, currency)): the statement's structure parsed, so take it leniently.
+                lenient = _cache("lenient_parsers")
+                if id(d) not in lenient:
+                    lenient[id(d)] = d.parser(error_level=ErrorLevel.IGNORE)
+                try:
+                    trees = lenient[id(d)].parse(toks, text)
+                except Exception:  # noqa: BLE001
+                    lenient.pop(id(d), None)
+                    trees = []
+                tree = next((t for t in trees if t is not None), None)
+                if tree is not None:
+                    return tree, None
             info = e.errors[0] if e.errors else {}
             desc = info.get("description") or str(e).split("\n", 1)[0]
             # The error's line/col come from the (possibly miscounted) token: map back to offset.
@@ -656,7 +682,9 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
     if ptype is exp.Create and key == "this":
         return DDL, "create_temp" if temp else "create"
     if ptype is exp.Drop:
-        return (DDL, "drop") if obj_kind in _TABLE_LIKE else None
+        # the Drop's own kind: ALTER TABLE t DROP CONSTRAINT c nests a Drop whose "table" is c
+        own_kind = str(parent.args.get("kind") or "").upper()
+        return (DDL, "drop") if own_kind in _TABLE_LIKE else None
     if ptype is exp.OnProperty:
         return (DDL, "alter") if kind == "drop" else None   # DROP TRIGGER x ON t
     if ptype is exp.TruncateTable:
@@ -674,6 +702,21 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
     if kind in ("drop", "alter") and parent is root:
         return None
     return READ, "select"
+
+
+def _non_table_ddl(toks: list[Token]) -> bool:
+    """CREATE/ALTER/DROP of an object that holds no table access dbowner reads (operator, type ...)."""
+    words = [t.text.upper() for t in toks[:4]]
+    if not words or words[0] not in _DDL_WORDS:
+        return False
+    i = 3 if words[1:3] == ["OR", "REPLACE"] else 1
+    return i < len(words) and (words[i] in _NON_TABLE_OBJECTS or (words[i] == "INDEX" and words[0] != "CREATE"))
+
+
+def _is_call_signature_error(description: str) -> bool:
+    """Too many arguments for a function sqlglot knows: a user-defined overload, not bad syntax.
+    (A *missing* argument is not one of these: ``x ?`` lacks an operand and reports that way.)"""
+    return description.startswith("The number of provided arguments")
 
 
 def _describe_unterminated(text: str, start: int) -> str:
