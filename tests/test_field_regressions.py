@@ -163,3 +163,17 @@ def test_python_syntax_error_names_the_interpreter_version():
     [d] = ff.diagnostics
     assert d.message.startswith("cannot parse Python: ")
     assert f"read as Python {sys.version_info[0]}.{sys.version_info[1]}" in d.message
+
+
+def test_unowned_table_message_says_how_the_table_is_used(make_repo):
+    # "django_content_type is not owned ... (ALTER in permission)" for a REFERENCES target of an ALTER TABLE
+    out = findings(make_repo, {
+        "dbowner.yaml": TWO_SERVICES,
+        "people/m.sql": """
+            ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (type_id) REFERENCES content_types (id);
+            INSERT INTO follows SELECT * FROM legacy_follows;
+        """,
+    })
+    assert [(line, msg) for name, line, _, msg in out if name == "unowned-table"] == [
+        (1, "content_types is not owned by any service in the manifest (REFERENCES in people)"),
+        (2, "legacy_follows is not owned by any service in the manifest (SELECT in people)")]
