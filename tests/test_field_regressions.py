@@ -177,3 +177,18 @@ def test_unowned_table_message_says_how_the_table_is_used(make_repo):
     assert [(line, msg) for name, line, _, msg in out if name == "unowned-table"] == [
         (1, "content_types is not owned by any service in the manifest (REFERENCES in people)"),
         (2, "legacy_follows is not owned by any service in the manifest (SELECT in people)")]
+
+
+def test_rename_is_one_table_not_a_join(make_repo):
+    # a Django migration moving a model between apps: ALTER TABLE old_app_x RENAME TO new_app_x
+    out = findings(make_repo, {
+        "dbowner.yaml": TWO_SERVICES,
+        "content/0042_move.sql": "ALTER TABLE users RENAME TO articles;\n",
+    })
+    assert [(name, table) for name, _, table, _ in out] == [("cross-service-write", "users")]
+
+
+def test_inet_containment_operators_parse():
+    # RawSQL('SELECT COUNT(*) FROM ipam_prefix WHERE ipam_prefix.prefix <<= ipam_aggregate.prefix')
+    assert accesses("SELECT count(*) FROM prefixes p WHERE p.prefix <<= %s OR p.prefix >>= %s") == [
+        {("prefixes", "read", "select")}]

@@ -10,7 +10,7 @@ def cross_service_join(og):
         owners: dict[str, list[str]] = {}
         foreign_at: list[tuple[int, str]] = []   # (line, table) of each other owner's table
         for ra in info.accesses:
-            if ra.access.role not in (READ, WRITE, DDL) or not ra.owner or ra.access.action == "create_temp":
+            if ra.access.role not in (READ, WRITE, DDL) or not ra.owner or ra.access.action in ("create_temp", "rename"):
                 continue
             if ra.owner != info.service and og.ownership.declared_read(info.service, ra.access.table, ra.key):
                 continue   # a declared read is part of the contract, not another owner

@@ -300,6 +300,8 @@ class _Run:
         if not self.text or self.text.isspace():
             return
         self.text = _blank_copy_data(self.text)
+        if "<<=" in self.text or ">>=" in self.text:   # inet containment operators sqlglot cannot read
+            self.text = self.text.replace("<<=", "<< ").replace(">>=", ">> ")
         if self.origin == "sql" and ":'" in self.text:
             self.text = _PSQL_STRING_VAR.sub(" ", self.text)   # psql :'var' -> a string literal
         tokens, tok_error = self._tokenize(self.text)
@@ -689,8 +691,10 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return (DDL, "alter") if kind == "drop" else None   # DROP TRIGGER x ON t
     if ptype is exp.TruncateTable:
         return WRITE, "truncate"
-    if (ptype is exp.Alter and key == "this") or ptype is exp.AlterRename:
+    if ptype is exp.Alter and key == "this":
         return DDL, "alter"
+    if ptype is exp.AlterRename:
+        return DDL, "rename"   # the table's new name: the same table, not a second one
     if ptype is exp.Into:
         return WRITE, "select_into"
     if ptype is exp.Copy and key == "this":
