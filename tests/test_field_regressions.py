@@ -192,3 +192,45 @@ def test_inet_containment_operators_parse():
     # RawSQL('SELECT COUNT(*) FROM ipam_prefix WHERE ipam_prefix.prefix <<= ipam_aggregate.prefix')
     assert accesses("SELECT count(*) FROM prefixes p WHERE p.prefix <<= %s OR p.prefix >>= %s") == [
         {("prefixes", "read", "select")}]
+
+
+def accesses_at(source: str) -> list[tuple[int, list[tuple[str, int]]]]:
+    from dbowner.extract.python import extract_python_file
+    ff = extract_python_file("m.py", textwrap.dedent(source).lstrip("\n"))
+    assert [d.message for d in ff.diagnostics] == []
+    return [(s.line, [(str(a.table), a.line) for a in s.accesses]) for s in ff.statements]
+
+
+def test_implicitly_concatenated_sql_reports_each_table_on_its_line():
+    # a Django migration: RunSQL('ALTER TABLE ... RENAME CONSTRAINT ' 'old TO new') over lines
+    assert accesses_at('''
+        ops = [
+            RunSQL(
+                "UPDATE orders SET total = 0 "
+                "FROM customers c "
+                "WHERE c.id = orders.customer_id"
+            ),
+            RunSQL("SELECT a FROM t1,"   # no whitespace at the break: left on the call's line
+                   "t2"),
+        ]
+    ''') == [(2, [("orders", 3), ("customers", 4)]), (7, [("t1", 7), ("t2", 7)])]
+
+
+def test_backslash_continued_triple_quoted_sql_keeps_its_lines():
+    # cls.db.run(\"\"\"\\  (the body starts on the next line)
+    assert accesses_at('''
+        def f(db):
+            db.run("""\\
+
+                WITH recent AS (SELECT * FROM transfers)
+                SELECT * FROM recent JOIN paydays USING (id)
+            """)
+    ''') == [(2, [("transfers", 4), ("paydays", 5)])]
+
+
+def test_a_comment_open_at_a_line_break_is_not_closed_by_it():
+    # "SELECT a -- note " "FROM t" runs SELECT a alone: no line break is added, lines stay on the call
+    assert accesses_at('''
+        cur.execute("SELECT a FROM s -- note "
+                    "JOIN t ON TRUE")
+    ''') == [(1, [("s", 1)])]

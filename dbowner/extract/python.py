@@ -11,9 +11,11 @@ a class in the same file. Dynamic parts become identifier-shaped placeholders ``
 from __future__ import annotations
 
 import ast
+import io
 import re
 import string
 import sys
+import tokenize
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -160,6 +162,55 @@ def _is_atomic_decorator(dec: ast.expr) -> bool:
     return _call_name(dec) == "atomic"
 
 
+def _line_aligned(node: ast.Constant, lines: list[str]) -> Optional[str]:
+    """The string's value with a line break wherever its source moves to the next line, so that
+    each character sits on its own source line: implicit concatenation over several lines, or a
+    triple-quoted string whose opening line ends in a backslash. Breaks go only where they cannot
+    change the SQL (next to whitespace, outside a ``--`` comment); None when that is not possible."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    if last >= len(lines) or node.end_col_offset is None:
+        return None
+    try:   # ast columns count UTF-8 bytes
+        if first == last:
+            segment = lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        else:
+            segment = (lines[first].encode()[node.col_offset:].decode() + "".join(lines[first + 1:last])
+                       + lines[last].encode()[:node.end_col_offset].decode())
+    except UnicodeError:
+        return None
+    parts: list[tuple[int, int, str, str]] = []   # (first row, last row, source, value)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("(" + segment + ")").readline):
+            if tok.type == tokenize.STRING:
+                value = ast.literal_eval(tok.string)
+                if type(value) is not str:
+                    return None
+                parts.append((tok.start[0], tok.end[0], tok.string, value))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    if not parts or "".join(p[3] for p in parts) != node.value:
+        return None
+    out: list[str] = []
+    row = parts[0][0]
+    for start, end, source, value in parts:
+        if start > row:
+            before = "".join(out)
+            if not (before[-1:].isspace() or value[:1].isspace()) or "--" in before[before.rfind("\n") + 1:]:
+                return None
+            out.append("\n" * (start - row))
+        if (end - start) != value.count("\n"):
+            # only an opening line that ends in a backslash: its line break is not in the value
+            body = source.lstrip("rRuUbBfF")
+            if ((end - start) - value.count("\n") != 1 or body[:3] not in ('"""', "'''")
+                    or body[3:5] != "\\\n" or body.count("\\\n") != 1):
+                return None
+            value = "\n" + value
+        out.append(value)
+        row = end
+    text = "".join(out)
+    return text if text.count("\n") == last - first else None
+
+
 def _unparse(node: ast.expr) -> str:
     try:
         return ast.unparse(node)
@@ -171,9 +222,10 @@ class _Extractor:
     """One pass over the tree with an explicit stack (no recursion: deep expressions are fine).
     Stack items are nodes, or ``(callable, *args)`` tuples run when popped (scope exits)."""
 
-    def __init__(self, path: str, dialect: str):
+    def __init__(self, path: str, dialect: str, source_lines: Optional[list[str]] = None):
         self.path = path
         self.dialect = dialect
+        self.source_lines = source_lines or []
         self.classes: dict[str, _ClassInfo] = {}
         self.module_final: dict = {}
         self.scopes: list[_Scope] = []
@@ -467,6 +519,10 @@ class _Extractor:
             if _HOLE in v:
                 v = v.replace(_HOLE, " ")
             exact = v.count("\n") == (node.end_lineno or node.lineno) - node.lineno
+            if not exact and self.source_lines:
+                aligned = _line_aligned(node, self.source_lines)
+                if aligned is not None:
+                    v, exact = aligned, True
             return _Sql(v, node.lineno if exact else 0)
         if t is ast.JoinedStr:
             parts = []
@@ -779,7 +835,7 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
         reason = "too deeply nested" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return _parse_error(path, 0, reason)
     parse_sql("", dialect=dialect)  # an unknown dialect is a caller error: ValueError, once
-    extractor = _Extractor(path, dialect)
+    extractor = _Extractor(path, dialect, text.splitlines(keepends=True))
     try:
         extractor.run(tree)
     except RecursionError:
