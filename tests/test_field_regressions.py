@@ -234,3 +234,23 @@ def test_a_comment_open_at_a_line_break_is_not_closed_by_it():
         cur.execute("SELECT a FROM s -- note "
                     "JOIN t ON TRUE")
     ''') == [(1, [("s", 1)])]
+
+
+def test_multi_line_fragment_formatted_into_sql_keeps_the_lines_of_the_rest():
+    # tips = db.all("""SELECT ... {} ORDER BY (SELECT 1 FROM takes ...)""".format(exclude)), where
+    # `exclude` is a multi-line AND NOT EXISTS (...) clause in one branch and "" in the other
+    assert accesses_at('''
+        def f(db, other):
+            if other:
+                exclude = """
+                    AND NOT EXISTS (SELECT 1 FROM payins WHERE id = 1)
+                """
+            else:
+                exclude = ""
+            return db.all("""
+                SELECT t.*
+                  FROM tips t
+                 WHERE t.tipper = 1 {}
+              ORDER BY (SELECT 1 FROM takes WHERE takes.member = t.tipper)
+            """.format(exclude))
+    ''') == [(8, [("tips", 10), ("payins", 11), ("takes", 12)])]

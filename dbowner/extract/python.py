@@ -615,6 +615,10 @@ class _Extractor:
         if r is None or len(r.text) > _MAX_SUBSTITUTED or self.substituted > _MAX_TEXT:
             return _HOLE
         self.substituted += len(r.text)
+        if "\n" in r.text and "--" not in r.text:
+            # on one line, so that the text around it keeps its source lines (a flattened line
+            # comment would swallow what follows, so text with one keeps its breaks)
+            return r.text.replace("\n", " ")
         return r.text
 
     def _percent(self, base: _Sql, rhs: ast.expr) -> _Sql:
