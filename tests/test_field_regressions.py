@@ -254,3 +254,18 @@ def test_multi_line_fragment_formatted_into_sql_keeps_the_lines_of_the_rest():
               ORDER BY (SELECT 1 FROM takes WHERE takes.member = t.tipper)
             """.format(exclude))
     ''') == [(8, [("tips", 10), ("payins", 11), ("takes", 12)])]
+
+
+@pytest.mark.parametrize("sql, expected", [
+    # a payday job: the temp table's source tables were silently lost (sqlglot keeps it as raw text)
+    ("CREATE TEMPORARY TABLE payday_tips ON COMMIT DROP AS SELECT t.id FROM tips t JOIN users u ON TRUE",
+     {("payday_tips", "ddl", "create_temp"), ("tips", "read", "select"), ("users", "read", "select")}),
+    ("CREATE TEMP TABLE t2 (LIKE src) ON COMMIT DELETE ROWS", {("t2", "ddl", "create_temp"), ("src", "read", "select")}),
+    ("CREATE TEMP TABLE t3 ON COMMIT PRESERVE ROWS AS SELECT 1 FROM src",
+     {("t3", "ddl", "create_temp"), ("src", "read", "select")}),
+    ("CREATE TABLE t4 (a int REFERENCES r) ON COMMIT DROP", {("t4", "ddl", "create"), ("r", "reference", "references")}),
+    ("CREATE TABLE t5 (a int) WITHOUT OIDS", {("t5", "ddl", "create")}),
+])
+def test_create_table_storage_clauses_do_not_hide_tables(sql, expected):
+    [got] = accesses(sql)
+    assert got == expected

@@ -630,6 +630,14 @@ class _Run:
                 tree, err = self._parse_tokens(toks[:-cut], text, self.d)
                 if err is None and isinstance(tree, exp.Create):
                     return self._analyse(tree, toks[:-cut], text, base, line)
+        if w0 == "CREATE":
+            # CREATE TEMP TABLE t ON COMMIT DROP AS SELECT ..., ... WITHOUT OIDS: sqlglot cannot read
+            # these clauses, and they say nothing about tables; drop them and reparse
+            kept = _without_storage_clauses(toks)
+            if len(kept) < len(toks):
+                tree, err = self._parse_tokens(kept, text, self.d)
+                if err is None and isinstance(tree, exp.Create):
+                    return self._analyse(tree, kept, text, base, line)
         if kind in ("alter", "create"):
             accesses = self._token_ddl(toks, base)
             if accesses:
@@ -706,6 +714,32 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
     if kind in ("drop", "alter") and parent is root:
         return None
     return READ, "select"
+
+
+def _without_storage_clauses(toks: list[Token]) -> list[Token]:
+    """``toks`` less top-level ``ON COMMIT DROP|DELETE ROWS|PRESERVE ROWS`` and ``WITH[OUT] OIDS``."""
+    kept: list[Token] = []
+    depth, i, n = 0, 0, len(toks)
+    while i < n:
+        word = toks[i].text.upper()
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif depth == 0:
+            nxt = [t.text.upper() for t in toks[i + 1:i + 4]]
+            if word == "ON" and nxt[:2] == ["COMMIT", "DROP"]:
+                i += 3
+                continue
+            if word == "ON" and nxt in (["COMMIT", "DELETE", "ROWS"], ["COMMIT", "PRESERVE", "ROWS"]):
+                i += 4
+                continue
+            if word in ("WITH", "WITHOUT") and nxt[:1] == ["OIDS"]:
+                i += 2
+                continue
+        kept.append(toks[i])
+        i += 1
+    return kept
 
 
 def _non_table_ddl(toks: list[Token]) -> bool:
