@@ -269,3 +269,10 @@ def test_multi_line_fragment_formatted_into_sql_keeps_the_lines_of_the_rest():
 def test_create_table_storage_clauses_do_not_hide_tables(sql, expected):
     [got] = accesses(sql)
     assert got == expected
+
+
+def test_select_into_temp_is_a_temp_table():
+    assert accesses("SELECT * INTO TEMP scratch FROM orders") == [
+        {("scratch", "ddl", "create_temp"), ("orders", "read", "select")}]
+    assert accesses("SELECT * INTO archive FROM orders") == [
+        {("archive", "write", "select_into"), ("orders", "read", "select")}]

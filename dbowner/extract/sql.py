@@ -703,8 +703,8 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return DDL, "alter"
     if ptype is exp.AlterRename:
         return DDL, "rename"   # the table's new name: the same table, not a second one
-    if ptype is exp.Into:
-        return WRITE, "select_into"
+    if ptype is exp.Into:   # SELECT ... INTO TEMP t creates a temp table, like CREATE TEMP TABLE
+        return (DDL, "create_temp") if parent.args.get("temporary") else (WRITE, "select_into")
     if ptype is exp.Copy and key == "this":
         return (WRITE, "copy") if parent.args.get("kind") else (READ, "copy")
     if ptype is exp.PartitionedOfProperty or ptype is exp.InheritsProperty:
