@@ -74,7 +74,7 @@ def test_user_defined_overload_of_a_known_function_still_parses():
 
 
 def test_a_syntax_error_is_still_reported_not_parsed_leniently():
-    f = parse_sql("SELECT * FROM t WHERE x = ;\nUPDATE p SET goal = convert(goal, 'EUR');")
+    f = parse_sql("SELECT * FROM t WHERE x = ;\nUPDATE p SET goal = sum(goal, ;")
     assert [line for line, _ in f.errors] == [1, 2]
 
 
@@ -276,3 +276,13 @@ def test_select_into_temp_is_a_temp_table():
         {("scratch", "ddl", "create_temp"), ("orders", "read", "select")}]
     assert accesses("SELECT * INTO archive FROM orders") == [
         {("archive", "write", "select_into"), ("orders", "read", "select")}]
+
+
+def test_postgres_convert_function_is_not_a_cast():
+    # UPDATE participants SET goal = convert(goal, 'EUR') (a user function; the builtin has 3 arguments)
+    assert accesses("""
+        UPDATE participants
+           SET goal = convert(goal, 'EUR'), note = convert(note::bytea, 'UTF8', 'LATIN1')
+          FROM rates r
+         WHERE r.id = 1
+    """) == [{("participants", "write", "update"), ("rates", "read", "select")}]

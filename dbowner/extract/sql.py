@@ -41,6 +41,7 @@ _COPY_STDIN = re.compile(r"^[ \t]*COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", r
 _STDIN = re.compile(r"stdin", re.I)
 _COPY_END = re.compile(r"^\\\.[ \t]*\r?$", re.M)
 _NOT_NEWLINE = re.compile(r"[^\n]")
+_CONVERT_CALL = re.compile(r"(?<![\w.\"$])convert(?=\s*\()", re.I)
 _PSQL_STRING_VAR = re.compile(r"(?<![:\w']):(?='\w+')")   # the colon of psql's :'name' interpolation
 _NEWLINE = re.compile(r"\n")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -465,6 +466,15 @@ class _Run:
                     if err2 is None:
                         tree, err = tree2, None
                         toks, text, base = pg_toks, chunk_text, base + c_start
+        if err is not None and "missing for Cast" in err[1] and self.d is _dialect("postgres"):
+            # PostgreSQL's convert(bytes, src, dest) (or a user function of that name) is not the
+            # CONVERT cast sqlglot reads it as: rename the call, same length, and parse again
+            c_start = toks[0].start
+            chunk_text = text[c_start:toks[-1].end + 1]
+            if _CONVERT_CALL.search(chunk_text):
+                self._parse_fragment(_CONVERT_CALL.sub("_onvert", chunk_text), base + c_start, line,
+                                     end_line, stmt_text)
+                return
         if err is not None:
             accesses = self._token_ddl(toks, base)
             if accesses is not None:   # DDL sqlglot cannot parse, e.g. CREATE INDEX .. ON ONLY t
