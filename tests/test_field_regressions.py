@@ -282,7 +282,18 @@ def test_postgres_convert_function_is_not_a_cast():
     # UPDATE participants SET goal = convert(goal, 'EUR') (a user function; the builtin has 3 arguments)
     assert accesses("""
         UPDATE participants
-           SET goal = convert(goal, 'EUR'), note = convert(note::bytea, 'UTF8', 'LATIN1')
+           SET goal = convert(goal, 'EUR'), note = convert(note::bytea, 'UTF8', 'LATIN1'),
+               paid = (x - convert(%(amount)s, t.amount::currency))
           FROM rates r
          WHERE r.id = 1
     """) == [{("participants", "write", "update"), ("rates", "read", "select")}]
+
+
+def test_psql_echo_with_an_apostrophe_does_not_swallow_the_script():
+    # an upgrade script: \echo Don't forget ...; the quote opened a string up to the next \echo's
+    from dbowner.extract.sql import extract_sql_file
+    ff = extract_sql_file("up.sql", "BEGIN;\nUPDATE a SET x = 1;\n\\echo Don't forget to run types.sql\nCOMMIT;\n"
+                          "\\echo If you're running a setup\nSELECT grant_all('reader');\nUPDATE b SET y = 2;\n")
+    assert ff.diagnostics == []
+    assert [(s.line, s.kind, s.transaction) for s in ff.statements if s.kind != "other"] == [
+        (1, "begin", 1), (2, "update", 1), (4, "commit", 1), (6, "select", 0), (7, "update", 0)]

@@ -41,6 +41,7 @@ _COPY_STDIN = re.compile(r"^[ \t]*COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", r
 _STDIN = re.compile(r"stdin", re.I)
 _COPY_END = re.compile(r"^\\\.[ \t]*\r?$", re.M)
 _NOT_NEWLINE = re.compile(r"[^\n]")
+_PSQL_META_ARGS = re.compile(r"^([ \t]*\\(?!copy\b)[A-Za-z!?]\w*)([^\n]*)", re.M | re.I)
 _CONVERT_CALL = re.compile(r"(?<![\w.\"$])convert(?=\s*\()", re.I)
 _PSQL_STRING_VAR = re.compile(r"(?<![:\w']):(?='\w+')")   # the colon of psql's :'name' interpolation
 _NEWLINE = re.compile(r"\n")
@@ -303,6 +304,9 @@ class _Run:
         self.text = _blank_copy_data(self.text)
         if "<<=" in self.text or ">>=" in self.text:   # inet containment operators sqlglot cannot read
             self.text = self.text.replace("<<=", "<< ").replace(">>=", ">> ")
+        if self.origin == "sql" and "\\" in self.text:
+            # psql meta-command arguments are not SQL: \echo Don't ... must not open a string
+            self.text = _PSQL_META_ARGS.sub(lambda m: m.group(1) + _NOT_NEWLINE.sub(" ", m.group(2)), self.text)
         if self.origin == "sql" and ":'" in self.text:
             self.text = _PSQL_STRING_VAR.sub(" ", self.text)   # psql :'var' -> a string literal
         tokens, tok_error = self._tokenize(self.text)
@@ -466,7 +470,7 @@ class _Run:
                     if err2 is None:
                         tree, err = tree2, None
                         toks, text, base = pg_toks, chunk_text, base + c_start
-        if err is not None and "missing for Cast" in err[1] and self.d is _dialect("postgres"):
+        if err is not None and self.d is _dialect("postgres"):
             # PostgreSQL's convert(bytes, src, dest) (or a user function of that name) is not the
             # CONVERT cast sqlglot reads it as: rename the call, same length, and parse again
             c_start = toks[0].start
