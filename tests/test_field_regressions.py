@@ -297,3 +297,20 @@ def test_psql_echo_with_an_apostrophe_does_not_swallow_the_script():
     assert ff.diagnostics == []
     assert [(s.line, s.kind, s.transaction) for s in ff.statements if s.kind != "other"] == [
         (1, "begin", 1), (2, "update", 1), (4, "commit", 1), (6, "select", 0), (7, "update", 0)]
+
+
+def test_postgres_py_calls_and_cursor_blocks():
+    # liberapay-style code: self.db.one / cursor.run inside `with self.db.get_cursor() as cursor:`
+    from dbowner.extract.python import extract_python_file
+    ff = extract_python_file("m.py", textwrap.dedent('''
+        def pay(self, amount):
+            with self.db.get_cursor() as cursor:
+                cursor.run("UPDATE wallets SET balance = balance - %s", (amount,))
+                cursor.one("INSERT INTO transfers (amount) VALUES (%s) RETURNING id", (amount,))
+            n = self.db.one("SELECT count(*) FROM transfers")
+            subprocess.run("select a tool")      # not SQL-shaped: never read
+            return all("SELECT" in x for x in n)
+    ''').lstrip("\n"))
+    assert [(s.line, s.transaction, [str(a.table) for a in s.accesses]) for s in ff.statements] == [
+        (3, 1, ["wallets"]), (4, 1, ["transfers"]), (5, 0, ["transfers"])]
+    assert [t.how for t in ff.transactions] == ["with self.db.get_cursor()"]

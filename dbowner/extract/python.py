@@ -38,7 +38,7 @@ _SECOND_ARG_CALLS = frozenset({"execute_values", "execute_batch"})
 _STRICT_CALLS = frozenset({"query", "raw", "one", "all", "run"})
 _SQL_KEYWORDS = ("sql", "query", "statement", "operation")
 _TPC_CALLS = frozenset({"tpc_begin", "tpc_prepare", "tpc_commit", "tpc_rollback", "tpc_recover"})
-_TXN_METHODS = frozenset({"begin", "begin_nested", "transaction"})
+_TXN_METHODS = frozenset({"begin", "begin_nested", "transaction", "get_cursor"})   # get_cursor: postgres.py
 # Calls that return their (string) argument's SQL unchanged for our purposes.
 _WRAPPER_FUNCS = frozenset({"dedent", "cleandoc", "text", "SQL"})
 _WRAPPER_METHODS = frozenset({"strip", "lstrip", "rstrip", "bindparams", "columns"})
