@@ -314,3 +314,12 @@ def test_postgres_py_calls_and_cursor_blocks():
     assert [(s.line, s.transaction, [str(a.table) for a in s.accesses]) for s in ff.statements] == [
         (3, 1, ["wallets"]), (4, 1, ["transfers"]), (5, 0, ["transfers"])]
     assert [t.how for t in ff.transactions] == ["with self.db.get_cursor()"]
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE alertsubscription RENAME tidsperiodeid TO time_period_id",
+    "ALTER TABLE IF EXISTS alertsubscription RENAME COLUMN tidsperiodeid TO time_period_id",
+])
+def test_column_rename_without_column_keyword_is_not_a_table(sql):
+    # an upgrade script renaming columns: sqlglot reads `RENAME a TO b` as renaming the table to "a"
+    assert accesses(sql) == [{("alertsubscription", "ddl", "alter")}]

@@ -617,6 +617,8 @@ class _Run:
             role_action = _role(t, tree, kind, obj_kind, temp)
             if role_action is None:
                 continue
+            if role_action[1] == "rename" and not _renames_table(toks):
+                continue   # ALTER TABLE t RENAME a TO b renames column a; sqlglot reads a table "a"
             schema = _ident(t.args.get("db"))
             catalog = _ident(t.args.get("catalog"))
             if not schema and not catalog and role_action[0] != REFERENCE and _is_cte_ref(t, name):
@@ -727,7 +729,15 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return None
     if kind in ("drop", "alter") and parent is root:
         return None
+    if kind == "alter" and t.find_ancestor(exp.Query) is None:
+        return None   # ALTER TABLE t RENAME a TO b: sqlglot's stray "TO b" is no read of a table b
     return READ, "select"
+
+
+def _renames_table(toks: list[Token]) -> bool:
+    """True for ``ALTER TABLE t RENAME TO u`` (and ALTER VIEW ...), false for a column rename."""
+    words = [t.text.upper() for t in toks]
+    return any(w == "RENAME" and words[i + 1:i + 2] == ["TO"] for i, w in enumerate(words))
 
 
 def _without_storage_clauses(toks: list[Token]) -> list[Token]:
