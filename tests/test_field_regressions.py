@@ -323,3 +323,44 @@ def test_postgres_py_calls_and_cursor_blocks():
 def test_column_rename_without_column_keyword_is_not_a_table(sql):
     # an upgrade script renaming columns: sqlglot reads `RENAME a TO b` as renaming the table to "a"
     assert accesses(sql) == [{("alertsubscription", "ddl", "alter")}]
+
+
+def test_queries_chosen_by_if_elif_are_all_read():
+    # query = "...FROM cam JOIN arp..." if category == 'IP', elif 'MAC': "...FROM cam JOIN ports..."
+    assert accesses_at('''
+        def find(cur, category):
+            query = ""
+            if category == "IP":
+                query = "SELECT * FROM cam JOIN arp USING (mac)"
+            elif category == "MAC":
+                query = """SELECT * FROM cam
+                           JOIN ports USING (port)"""
+            cur.execute(query)
+    ''') == [(8, [("cam", 4), ("arp", 4)]), (8, [("cam", 6), ("ports", 7)])]
+
+
+def test_an_appended_clause_does_not_repeat_the_statement():
+    assert accesses_at('''
+        def count(db, since):
+            query = "SELECT count(*) FROM ratings"
+            if since:
+                query += " WHERE created >= $since"
+            return db.query(query)
+    ''') == [(5, [("ratings", 5)])]
+
+
+def test_the_other_branch_is_read_when_the_first_cannot_be_parsed():
+    # a psql client: a catalog query per server version; sqlglot cannot parse `::regtype[]`
+    from dbowner.extract.python import extract_python_file
+    ff = extract_python_file("m.py", textwrap.dedent('''
+        def functions(cur, version):
+            if version >= 110000:
+                query = "SELECT proargtypes::regtype[] FROM pg_proc JOIN new_catalog USING (oid)"
+            else:
+                query = "SELECT proargtypes FROM pg_proc JOIN old_catalog USING (oid)"
+            cur.execute(query)
+            cur.execute(query if version else "SELECT 1 FROM fallback")
+    ''').lstrip("\n"))
+    assert [d.line for d in ff.diagnostics] == [3]
+    assert [(s.line, sorted(str(a.table) for a in s.accesses)) for s in ff.statements] == [
+        (6, ["old_catalog", "pg_proc"]), (7, ["old_catalog", "pg_proc"]), (7, ["fallback"])]

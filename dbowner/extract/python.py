@@ -85,6 +85,7 @@ class _Sql:
     text: str
     line: int = 0
     text_calls: tuple = ()   # ids of text(...) Call nodes this value came through
+    alternatives: tuple = ()  # other values on other paths (if/else, x if c else y), read as well
 
 
 class _Scope:
@@ -133,6 +134,17 @@ def _looks_like_sql(text: str) -> bool:
 def _sql_shaped(text: str) -> bool:
     m = _LEAD.match(text)
     return _SHAPE.match(text, m.end() if m else 0) is not None
+
+
+_MAX_ALTERNATIVES = 8
+
+
+def _or_else(value: Optional[_Sql], other: Optional[_Sql]) -> Optional[_Sql]:
+    """``value``, carrying ``other`` (and its alternatives) as texts of other paths."""
+    if value is None or other is None or other.text == value.text:
+        return value
+    alts = (*value.alternatives, replace(other, alternatives=()), *other.alternatives)
+    return replace(value, alternatives=tuple(dict.fromkeys(alts))[:_MAX_ALTERNATIVES])
 
 
 def _finish(text: str) -> str:
@@ -422,7 +434,7 @@ class _Extractor:
         scope, before, after_body = self.branches.pop()
         for name, value in after_body.items():
             if name not in before or before[name] is not value:
-                scope.env[name] = value
+                scope.env[name] = _or_else(value, scope.env.get(name))
 
     # ------------------------------------------------------------------ bindings
     def _assign(self, node, stack: list) -> None:
@@ -538,7 +550,8 @@ class _Extractor:
             return self._lookup(node.id)
         if t is ast.IfExp:   # one consistent path, as for `if` statements: the body's text
             body = self._res(node.body)
-            return body if body is not None else self._res(node.orelse)
+            orelse = self._res(node.orelse)
+            return _or_else(body, orelse) if body is not None else orelse
         if t is ast.BinOp:
             op = type(node.op)
             if op is ast.Add:
@@ -725,8 +738,11 @@ class _Extractor:
             if sql is None:
                 continue
             self.consumed.update(sql.text_calls)
-            self._emit(node.lineno, node.end_lineno or node.lineno, sql, name in _STRICT_CALLS,
-                       scope.qualname, self.txn, scope.group)
+            seen = self._emit(node.lineno, node.end_lineno or node.lineno, sql, name in _STRICT_CALLS,
+                              scope.qualname, self.txn, scope.group)
+            for alt in sql.alternatives:
+                seen = self._emit(node.lineno, node.end_lineno or node.lineno, alt, name in _STRICT_CALLS,
+                                  scope.qualname, self.txn, scope.group, seen)
 
     def _text_call(self, node: ast.Call) -> None:
         """A SQLAlchemy text(...) not (yet) known to be passed to a DB call. Decided at the end:
@@ -741,10 +757,14 @@ class _Extractor:
                                   scope.qualname, self.txn, scope.group))
 
     def _emit(self, line: int, end_line: int, sql: _Sql, strict: bool, fn: str, txn: int,
-              group: int) -> None:
+              group: int, seen: Optional[set] = None) -> set:
+        """Record the statements of ``sql``; returns the (table, role, action)s seen so far.
+        With ``seen`` (an alternative text of the same call), only a text that touches a table
+        the call's other texts do not is recorded, and without diagnostics or 2PC."""
+        known = set() if seen is None else seen
         text = _finish(sql.text)
         if not (_sql_shaped(text) if strict else _looks_like_sql(text)):
-            return
+            return known
         exact = sql.line > 0
         offset = sql.line - 1 if exact else line - 1
         try:
@@ -753,13 +773,18 @@ class _Extractor:
         except Exception as e:  # a bug in the SQL stage must not lose the rest of the file
             self.diagnostics.append(Diagnostic(self.path, line, "internal-error",
                                                f"dbowner failed on this SQL: {type(e).__name__}: {e}"))
-            return
+            return known
+        keys = {(a.table, a.role, a.action) for st in facts.statements for a in st.accesses}
+        if seen is not None and keys <= seen:
+            return known
         for st in facts.statements:
             accesses = st.accesses
             if not exact and any(a.line != line for a in accesses):
                 accesses = tuple(replace(a, line=line) for a in accesses)
             self.records.append((group, replace(st, line=line, end_line=end_line, accesses=accesses,
                                                 function=fn, transaction=txn, origin="python")))
+        if seen is not None:
+            return known | keys
         for tp in facts.two_phase:
             self.two_phase.append(replace(tp, line=line, end_line=end_line))
         note = " (SQL built at run time: its dynamic parts were read as __pN__ placeholders)" \
@@ -767,6 +792,7 @@ class _Extractor:
         for err_line, message in facts.errors:
             self.diagnostics.append(Diagnostic(self.path, err_line if exact else line,
                                                "parse-error", message + note))
+        return known | keys
 
     # ------------------------------------------------------------------ result
     def facts(self) -> FileFacts:
@@ -790,7 +816,7 @@ class _Extractor:
         statements.sort(key=lambda s: s.line)
         transactions.sort(key=lambda t: t.id)
         self.two_phase.sort(key=lambda t: t.line)
-        self.diagnostics.sort(key=lambda d: d.line)
+        self.diagnostics = sorted(dict.fromkeys(self.diagnostics), key=lambda d: d.line)  # one per text
         return FileFacts(self.path, statements, transactions, self.two_phase, self.diagnostics)
 
 
