@@ -364,3 +364,39 @@ def test_the_other_branch_is_read_when_the_first_cannot_be_parsed():
     assert [d.line for d in ff.diagnostics] == [3]
     assert [(s.line, sorted(str(a.table) for a in s.accesses)) for s in ff.statements] == [
         (6, ["old_catalog", "pg_proc"]), (7, ["old_catalog", "pg_proc"]), (7, ["fallback"])]
+
+
+def test_driver_placeholders_in_mysql_sql_from_python():
+    # frappe.db.sql("select name from `tabEmployee` where name = %s and status = 'Active'", ...)
+    from dbowner.extract.python import extract_python_file
+    ff = extract_python_file("m.py", textwrap.dedent('''
+        def f(frappe, emp):
+            frappe.db.sql("select name from `tabEmployee` where name = %s and x LIKE '100%%s'", emp)
+            frappe.db.sql("""select name from `tabLeave Allocation`
+                             where employee=%(employee)s and leave_type IN %(types)s""", {})
+            frappe.db.sql("SELECT a::int FROM pg_style WHERE id = %s", emp)
+    ''').lstrip("\n"), dialect="mysql")
+    assert ff.diagnostics == []
+    assert [(s.line, [(str(a.table), a.line) for a in s.accesses]) for s in ff.statements] == [
+        (2, [("tabEmployee", 2)]), (3, [("tabLeave Allocation", 3)]), (5, [("pg_style", 5)])]
+
+
+def test_quoted_mixed_case_table_names_resolve_to_their_owner(make_repo):
+    # frappe: `tabEmployee` (MySQL backticks keep the case); Prisma-style "User" in PostgreSQL
+    out = findings(make_repo, {
+        "dbowner.yaml": """
+            version: 1
+            services:
+              hr:
+                paths: ["hr/**"]
+                tables: [tabEmployee, "User"]
+              payroll:
+                paths: ["payroll/**"]
+                tables: [tabSalary Slip]
+        """,
+        "payroll/q.sql": 'SELECT * FROM "tabSalary Slip" s JOIN "tabEmployee" e ON TRUE JOIN tabemployee x ON TRUE;\n'
+                         'SELECT * FROM "User";\n',
+    })
+    assert [(name, line, table) for name, line, table, _ in out] == [
+        ("cross-service-join", 1, "tabemployee"), ("cross-service-read", 1, "tabemployee"),
+        ("cross-service-read", 2, "user")]

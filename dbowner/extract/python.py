@@ -29,13 +29,13 @@ _FIRST_ARG_CALLS = frozenset({
     "copy_expert", "mogrify", "query", "raw",
     # beyond the drivers: peewee, Django expressions, pandas
     "execute_sql", "RawSQL", "read_sql", "read_sql_query",
-    # postgres.py (db.one / db.all / db.run, also on its cursors)
-    "one", "all", "run",
+    # postgres.py (db.one / db.all / db.run, also on its cursors); Frappe (frappe.db.sql)
+    "one", "all", "run", "sql", "sql_list",
 })
 # psycopg2.extras helpers: execute_values(cur, sql, argslist)
 _SECOND_ARG_CALLS = frozenset({"execute_values", "execute_batch"})
 # Generic names (session.query(Model), request.raw...): only when the text is SQL-*shaped*.
-_STRICT_CALLS = frozenset({"query", "raw", "one", "all", "run"})
+_STRICT_CALLS = frozenset({"query", "raw", "one", "all", "run", "sql", "sql_list"})
 _SQL_KEYWORDS = ("sql", "query", "statement", "operation")
 _TPC_CALLS = frozenset({"tpc_begin", "tpc_prepare", "tpc_commit", "tpc_rollback", "tpc_recover"})
 _TXN_METHODS = frozenset({"begin", "begin_nested", "transaction", "get_cursor"})   # get_cursor: postgres.py

@@ -36,6 +36,7 @@ _TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>
 _CLASS_REPR = re.compile(r"<class '(?:[\w]+\.)*(\w+)'>")
 _PLACEHOLDER_NAME = re.compile(r"__p\d+__")
 _PY_PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\$\d")
+_DRIVER_PLACEHOLDER = re.compile(r"(?<!%)(?:%s|%\(\w+\)s)")
 # pg_dump data blocks: ``COPY t (..) FROM stdin;`` followed by raw rows up to a ``\.`` line.
 _COPY_STDIN = re.compile(r"^[ \t]*COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", re.I | re.M)
 _STDIN = re.compile(r"stdin", re.I)
@@ -290,6 +291,7 @@ class _Run:
         self.function = function
         self.facts = SqlFacts()
         self._newlines: Optional[list[int]] = None
+        self.raw_text = sql
 
     def _line(self, pos: int) -> int:
         """1-based line of character offset ``pos`` in ``self.text`` (without line_offset)."""
@@ -309,6 +311,11 @@ class _Run:
             self.text = _PSQL_META_ARGS.sub(lambda m: m.group(1) + _NOT_NEWLINE.sub(" ", m.group(2)), self.text)
         if self.origin == "sql" and ":'" in self.text:
             self.text = _PSQL_STRING_VAR.sub(" ", self.text)   # psql :'var' -> a string literal
+        self.raw_text = self.text
+        if self.origin == "python" and "%" in self.text and self.d is not _dialect("postgres"):
+            # DB-API %s / %(name)s placeholders are the modulo operator to other dialects: make them
+            # "?" (same length); the text with them is kept for the postgres retry below
+            self.text = _DRIVER_PLACEHOLDER.sub(lambda m: "?" + " " * (len(m.group()) - 1), self.text)
         tokens, tok_error = self._tokenize(self.text)
         chunks = self._split(tokens, self.text)
         if tok_error is not None and chunks and chunks[-1][2]:
@@ -458,7 +465,7 @@ class _Run:
         if err is not None and self.d is not _dialect("postgres"):
             # psycopg-style placeholders only parse in postgres; retry that chunk with it.
             c_start = toks[0].start
-            chunk_text = text[c_start:toks[-1].end + 1]
+            chunk_text = (self.raw_text if text is self.text else text)[c_start:toks[-1].end + 1]
             if _PY_PLACEHOLDER.search(chunk_text):
                 pg = _dialect("postgres")
                 try:

@@ -46,12 +46,16 @@ class Resolution:
 
 def _matches(pattern: TablePattern, table: TableName) -> int:
     """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
-    3 a schema.table entry matches a qualified name exactly."""
-    if not fnmatchcase(table.name, pattern.name):
+    3 a schema.table entry matches a qualified name exactly.
+
+    Manifest entries are lower case; a quoted name in code (`"User"`, MySQL's `tabEmployee`) keeps
+    its case, so names are compared case-insensitively (else such a table could never be owned)."""
+    if not fnmatchcase(table.name.lower(), pattern.name):
         return 0
     if not pattern.schema or not table.schema:
         return 1
-    if pattern.schema == table.schema or (pattern.schema in DEFAULT_SCHEMAS and table.schema in DEFAULT_SCHEMAS):
+    schema = table.schema.lower()
+    if pattern.schema == schema or (pattern.schema in DEFAULT_SCHEMAS and schema in DEFAULT_SCHEMAS):
         return 3
     return 0
 
@@ -63,9 +67,10 @@ class Ownership:
 
     def _strength(self, svc: Service, table: TableName) -> int:
         best = max((_matches(p, table) for p in svc.owned), default=0)
-        if table.schema and table.schema in svc.schemas:
+        schema = table.schema.lower()
+        if schema and schema in svc.schemas:
             best = max(best, 2)
-        if table.schema and best == 1 and table.schema not in DEFAULT_SCHEMAS and svc.schemas:
+        if schema and best == 1 and schema not in DEFAULT_SCHEMAS and svc.schemas:
             best = 0   # `billing.orders` is not this service's bare `orders` when it lives in other schemas
         return best
 
@@ -106,14 +111,17 @@ class Ownership:
             schema = "" if table.schema in DEFAULT_SCHEMAS else table.schema
             return Resolution("unowned", TableKey(table.catalog or (me.database if me and me.database else ""),
                                                   schema, table.name))
-        return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), table.name),
+        name = table.name
+        if name != name.lower() and any(p.name == name.lower() for p in owner.owned):
+            name = name.lower()   # the manifest's entry: one table, however the code quotes it
+        return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), name),
                           owner.name)
 
     def _schema_for(self, owner: Service, table: TableName) -> str:
         if table.schema and table.schema not in DEFAULT_SCHEMAS:
             return table.schema
         for p in owner.owned:
-            if p.schema and p.schema not in DEFAULT_SCHEMAS and fnmatchcase(table.name, p.name):
+            if p.schema and p.schema not in DEFAULT_SCHEMAS and fnmatchcase(table.name.lower(), p.name):
                 return p.schema
         if not table.schema and len(owner.schemas) == 1:
             return owner.schemas[0]
