@@ -398,5 +398,5 @@ def test_quoted_mixed_case_table_names_resolve_to_their_owner(make_repo):
                          'SELECT * FROM "User";\n',
     })
     assert [(name, line, table) for name, line, table, _ in out] == [
-        ("cross-service-join", 1, "tabemployee"), ("cross-service-read", 1, "tabemployee"),
-        ("cross-service-read", 2, "user")]
+        ("cross-service-join", 1, "tabEmployee"), ("cross-service-read", 1, "tabEmployee"),
+        ("cross-service-read", 2, "User")]

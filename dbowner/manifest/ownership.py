@@ -44,6 +44,15 @@ class Resolution:
     candidates: tuple[str, ...] = ()
 
 
+def entry_name(pattern: TablePattern) -> str:
+    """The table name of a manifest entry as written there (`tabSalary Slip`, not lower-cased)."""
+    return pattern.text.rsplit(".", 1)[-1]
+
+
+def _is_glob(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
 def _matches(pattern: TablePattern, table: TableName) -> int:
     """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
     3 a schema.table entry matches a qualified name exactly.
@@ -111,9 +120,10 @@ class Ownership:
             schema = "" if table.schema in DEFAULT_SCHEMAS else table.schema
             return Resolution("unowned", TableKey(table.catalog or (me.database if me and me.database else ""),
                                                   schema, table.name))
-        name = table.name
-        if name != name.lower() and any(p.name == name.lower() for p in owner.owned):
-            name = name.lower()   # the manifest's entry: one table, however the code quotes it
+        name = table.name   # spelt as the manifest's entry: one table, however the code quotes it
+        entry = next((p for p in owner.owned if p.name == name.lower() and not _is_glob(p.name)), None)
+        if entry is not None:
+            name = entry_name(entry)
         return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), name),
                           owner.name)
 
