@@ -400,3 +400,18 @@ def test_quoted_mixed_case_table_names_resolve_to_their_owner(make_repo):
     assert [(name, line, table) for name, line, table, _ in out] == [
         ("cross-service-join", 1, "tabEmployee"), ("cross-service-read", 1, "tabEmployee"),
         ("cross-service-read", 2, "User")]
+
+
+def test_a_hole_for_a_whole_clause_does_not_lose_the_statement():
+    # frappe reports: """select ... from `tabSalary Slip` where docstatus = 1 {conditions}""".format(...)
+    from dbowner.extract.python import extract_python_file
+    ff = extract_python_file("m.py", textwrap.dedent('''
+        def rows(frappe, filters, table):
+            frappe.db.sql("""select name from `tabSalary Slip` ss
+                             where docstatus = 1 {conditions} order by ss.name""".format(conditions=get(filters)))
+            frappe.db.sql(f"select * from {table} t join `tabEmployee` e on e.name = t.employee where 1 = 1 {get(filters)}")
+            frappe.db.sql(f"select * from `tabA` a, {table} b where x {get(filters)}")
+    ''').lstrip("\n"), dialect="mysql")
+    assert ff.diagnostics == []
+    assert [(s.line, [(str(a.table), a.line) for a in s.accesses]) for s in ff.statements] == [
+        (2, [("tabSalary Slip", 2)]), (4, [("__p0__", 4), ("tabEmployee", 4)]), (5, [("tabA", 5), ("__p0__", 5)])]

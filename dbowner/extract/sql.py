@@ -62,6 +62,8 @@ _UTILITY = frozenset("""
 _BEGIN_NEXT = frozenset({"WORK", "TRANSACTION", "TRAN", "ISOLATION", "READ", "DEFERRABLE", "NOT"})
 _XA_VERBS = frozenset({"START", "BEGIN", "END", "PREPARE", "COMMIT", "ROLLBACK", "RECOVER"})
 _DDL_WORDS = {"CREATE": "create", "ALTER": "alter", "DROP": "drop"}
+_TABLE_SLOT_WORDS = frozenset({"FROM", "JOIN", "INTO", "UPDATE", "TABLE", "ON", "USING", "ONLY", "EXISTS",
+                               "TRUNCATE", "COPY", "VIEW", "LATERAL"})
 # CREATE/ALTER/DROP <kind> whose statement never names a table that dbowner attributes (function
 # bodies are not analysed): when sqlglot cannot parse one, it is recorded without tables, not an error.
 _NON_TABLE_OBJECTS = frozenset("""
@@ -486,6 +488,16 @@ class _Run:
                 self._parse_fragment(_CONVERT_CALL.sub("_onvert", chunk_text), base + c_start, line,
                                      end_line, stmt_text)
                 return
+        if err is not None and not quiet:
+            # `WHERE docstatus = 1 {conditions}`: a hole standing for a whole clause cannot parse as
+            # a name; blank such holes (never one where a table name goes) and try once more
+            c_start = toks[0].start
+            chunk_text = text[c_start:toks[-1].end + 1]
+            if "__p" in chunk_text:
+                blanked = _blank_clause_holes(chunk_text)
+                if blanked != chunk_text and self._parse_clean(blanked, base + c_start, line, end_line,
+                                                               stmt_text):
+                    return
         if err is not None:
             accesses = self._token_ddl(toks, base)
             if accesses is not None:   # DDL sqlglot cannot parse, e.g. CREATE INDEX .. ON ONLY t
@@ -501,6 +513,19 @@ class _Run:
             return
         kind, accesses = self._analyse(tree, toks, text, base, line)
         self._add(line, end_line, kind, stmt_text, accesses)
+
+    def _parse_clean(self, frag: str, base: int, line: int, end_line: int, stmt_text: str) -> bool:
+        """Add the statement ``frag`` (at offset ``base``) if it parses; never records an error."""
+        try:
+            toks = _tokenizer(self.d).tokenize(frag)
+        except Exception:  # noqa: BLE001
+            return False
+        tree, err = self._parse_tokens(toks, frag, self.d) if toks else (None, None)
+        if err is not None or tree is None:
+            return False
+        kind, accesses = self._analyse(tree, toks, frag, base, line)
+        self._add(line, end_line, kind, stmt_text, accesses)
+        return True
 
     def _parse_tokens(self, toks: list[Token], text: str,
                       d: Dialect) -> tuple[Optional[exp.Expression], Optional[tuple[int, str]]]:
@@ -745,6 +770,22 @@ def _renames_table(toks: list[Token]) -> bool:
     """True for ``ALTER TABLE t RENAME TO u`` (and ALTER VIEW ...), false for a column rename."""
     words = [t.text.upper() for t in toks]
     return any(w == "RENAME" and words[i + 1:i + 2] == ["TO"] for i, w in enumerate(words))
+
+
+def _blank_clause_holes(text: str) -> str:
+    """``text`` with spaces for each ``__pN__`` hole that cannot be a table name: not after FROM,
+    JOIN, INTO, UPDATE, TABLE, ON, a comma or a dot, and not part of a longer name or quoted."""
+    out = list(text)
+    for m in _PLACEHOLDER_NAME.finditer(text):
+        before, after = text[:m.start()].rstrip(), text[m.end():m.end() + 1]
+        if (not before or before[-1] in ",.\"'`[" or (after and (after in ".\"'`]" or after.isalnum() or after == "_"))
+                or (m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_"))):
+            continue
+        word = _WORD.findall(before[-12:])
+        if word and word[-1].upper() in _TABLE_SLOT_WORDS:
+            continue
+        out[m.start():m.end()] = " " * (m.end() - m.start())
+    return "".join(out)
 
 
 def _without_storage_clauses(toks: list[Token]) -> list[Token]:
