@@ -411,7 +411,10 @@ def test_a_hole_for_a_whole_clause_does_not_lose_the_statement():
                              where docstatus = 1 {conditions} order by ss.name""".format(conditions=get(filters)))
             frappe.db.sql(f"select * from {table} t join `tabEmployee` e on e.name = t.employee where 1 = 1 {get(filters)}")
             frappe.db.sql(f"select * from `tabA` a, {table} b where x {get(filters)}")
+            frappe.db.sql("select name from tabEmployee where status = 'Active' %s" % get(filters))
+            frappe.db.sql(f'select * from "{table}" where x = 1 {get(filters)}')
     ''').lstrip("\n"), dialect="mysql")
     assert ff.diagnostics == []
     assert [(s.line, [(str(a.table), a.line) for a in s.accesses]) for s in ff.statements] == [
-        (2, [("tabSalary Slip", 2)]), (4, [("__p0__", 4), ("tabEmployee", 4)]), (5, [("tabA", 5), ("__p0__", 5)])]
+        (2, [("tabSalary Slip", 2)]), (4, [("__p0__", 4), ("tabEmployee", 4)]), (5, [("tabA", 5), ("__p0__", 5)]),
+        (6, [("tabemployee", 6)]), (7, [("__p0__", 7)])]

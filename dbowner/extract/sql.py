@@ -778,8 +778,8 @@ def _blank_clause_holes(text: str) -> str:
     out = list(text)
     for m in _PLACEHOLDER_NAME.finditer(text):
         before, after = text[:m.start()].rstrip(), text[m.end():m.end() + 1]
-        if (not before or before[-1] in ",.\"'`[" or (after and (after in ".\"'`]" or after.isalnum() or after == "_"))
-                or (m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_"))):
+        touching = (text[m.start() - 1] if m.start() else "") + after   # part of a longer or quoted name
+        if not before or before[-1] in ",." or any(ch.isalnum() or ch in "_.\"'`[]$" for ch in touching):
             continue
         word = _WORD.findall(before[-12:])
         if word and word[-1].upper() in _TABLE_SLOT_WORDS:
