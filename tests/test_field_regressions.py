@@ -418,3 +418,8 @@ def test_a_hole_for_a_whole_clause_does_not_lose_the_statement():
     assert [(s.line, [(str(a.table), a.line) for a in s.accesses]) for s in ff.statements] == [
         (2, [("tabSalary Slip", 2)]), (4, [("__p0__", 4), ("tabEmployee", 4)]), (5, [("tabA", 5), ("__p0__", 5)]),
         (6, [("tabemployee", 6)]), (7, [("__p0__", 7)])]
+
+
+def test_form_feed_in_source_does_not_shift_lines():
+    # str.splitlines() splits on \f; Python's line numbers do not
+    assert accesses_at('x = 1  # \f page break\ncur.execute("SELECT a "\n            "FROM t")\n') == [(2, [("t", 3)])]

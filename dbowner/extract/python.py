@@ -865,7 +865,8 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres") -> F
         reason = "too deeply nested" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return _parse_error(path, 0, reason)
     parse_sql("", dialect=dialect)  # an unknown dialect is a caller error: ValueError, once
-    extractor = _Extractor(path, dialect, text.splitlines(keepends=True))
+    # lines as Python counts them (\n, \r\n, \r; not the form feeds str.splitlines also splits on)
+    extractor = _Extractor(path, dialect, io.StringIO(text, newline="").readlines())
     try:
         extractor.run(tree)
     except RecursionError:
