@@ -14,7 +14,7 @@ import networkx as nx
 
 from .discover import Discovery
 from .manifest import Manifest
-from .manifest.ownership import Ownership, Resolution, TableKey
+from .manifest.ownership import Ownership, Resolution, TableKey, entry_name
 from .model import DDL, REFERENCE, FileFacts, Statement, TableAccess
 
 
@@ -76,7 +76,7 @@ def build_graph(manifest: Manifest, discovery: Discovery, facts: list[FileFacts]
         for pat in svc.owned:
             if any(ch in pat.name for ch in "*?["):
                 continue   # globs become nodes when something references a matching table
-            key = TableKey(svc.database or "", pat.schema if pat.schema not in ("", "public") else "", pat.name)
+            key = TableKey(svc.database or "", pat.schema if pat.schema not in ("", "public") else "", entry_name(pat))
             _add_table(g, key, name)
     og = OwnershipGraph(manifest, ownership, discovery, facts, g)
     og.service_of = {f.path: f.service for f in discovery.files}

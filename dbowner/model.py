@@ -47,7 +47,7 @@ class TableAccess:
     table: TableName
     role: str            # one of ROLES
     action: str          # select, insert, update, delete, merge, truncate, copy, select_into,
-                         # create, create_temp, alter, drop, references
+                         # create, create_temp, alter, rename, drop, references
     line: int            # 1-based line in the analysed file
 
     def to_dict(self) -> dict[str, Any]:

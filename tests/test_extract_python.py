@@ -327,8 +327,8 @@ def test_implicit_concatenation_and_plus():
             cur.execute("UPDATE shipments SET status = '" + status + "' WHERE id = 1")
     """)
     assert names(f) == ["inventory", "customers", "orders", "shipments"]
-    # pieced-together text: every access points at the call's first line
-    assert [a.line for s in f.statements for a in s.accesses] == [4, 7, 7, 8]
+    # implicit concatenation keeps each part's line; text pieced together with + points at the call
+    assert [a.line for s in f.statements for a in s.accesses] == [5, 7, 7, 8]
 
 
 def test_fstring_table_hole_becomes_a_placeholder_and_value_holes_keep_the_table():

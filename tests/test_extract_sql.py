@@ -244,7 +244,7 @@ def test_alter_table_add_foreign_key():
     # sqlglot keeps these as Command; the table is recovered from tokens
     ("ALTER TABLE public.orders OWNER TO app", {("public.orders", "ddl", "alter")}),
     ("ALTER TABLE orders ENABLE ROW LEVEL SECURITY", {("orders", "ddl", "alter")}),
-    ("ALTER TABLE s.a RENAME TO b", {("s.a", "ddl", "alter"), ("s.b", "ddl", "alter")}),
+    ("ALTER TABLE s.a RENAME TO b", {("s.a", "ddl", "alter"), ("s.b", "ddl", "rename")}),
     ("DROP TABLE IF EXISTS a, b.c CASCADE", {("a", "ddl", "drop"), ("b.c", "ddl", "drop")}),
     ("DROP VIEW v", {("v", "ddl", "drop")}),
     ("DROP MATERIALIZED VIEW mv", {("mv", "ddl", "drop")}),

@@ -8,23 +8,22 @@ def cross_service_join(og):
         if not info.service:
             continue
         owners: dict[str, list[str]] = {}
-        foreign_lines = []
+        foreign_at: list[tuple[int, str]] = []   # (line, table) of each other owner's table
         for ra in info.accesses:
-            if ra.access.role not in (READ, WRITE, DDL) or not ra.owner or ra.access.action == "create_temp":
+            if ra.access.role not in (READ, WRITE, DDL) or not ra.owner or ra.access.action in ("create_temp", "rename"):
                 continue
             if ra.owner != info.service and og.ownership.declared_read(info.service, ra.access.table, ra.key):
                 continue   # a declared read is part of the contract, not another owner
             if ra.owner != info.service:
-                foreign_lines.append(ra.access.line)
+                foreign_at.append((ra.access.line, ra.key.display))
             tables = owners.setdefault(ra.owner, [])
             if ra.key.display not in tables:
                 tables.append(ra.key.display)
         if len(owners) < 2:
             continue
         parts = "; ".join(f"{', '.join(t)} ({o})" for o, t in sorted(owners.items()))
-        foreign = sorted(t for o, ts in owners.items() if o != info.service for t in ts)
-        # at the first other owner's table, like the read/write findings of the same statement
-        line = min(foreign_lines) if foreign_lines else info.statement.line
+        # at the first other owner's table (line and name), like the read/write findings of the statement
+        line, table = min(foreign_at) if foreign_at else (info.statement.line, "")
         yield Hit(info.path, line, end_line=info.statement.end_line, service=info.service,
-                  table=foreign[0] if foreign else "",
+                  table=table,
                   message=f"one statement combines tables of {len(owners)} owners: {parts}")

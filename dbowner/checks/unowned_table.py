@@ -1,4 +1,5 @@
 from ..livefacts import RELATIONS
+from ._common import verb
 from .base import Hit, catalog_location, check, live_check
 
 
@@ -13,7 +14,7 @@ def unowned_table(og):
             yield Hit(info.path, ra.access.line, end_line=info.statement.end_line, service=info.service,
                       table=ra.key.display,
                       message=f"{ra.key.display} is not owned by any service in the manifest "
-                              f"({info.statement.kind.upper()} in {info.service or 'unassigned code'})")
+                              f"({verb(ra.access.action)} in {info.service or 'unassigned code'})")
 
 
 @live_check("unowned-table", needs=(RELATIONS,))

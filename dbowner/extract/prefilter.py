@@ -34,6 +34,11 @@ PYTHON_KEYWORDS: tuple[bytes, ...] = (
     b"mogrify",
     b"RunSQL",
     b"text(",          # SQLAlchemy text(...)
+    b"sql",            # Frappe frappe.db.sql / sql_list (also RawSQL, read_sql, exec_driver_sql)
+    b"one(",           # postgres.py db.one / db.all / db.run (the text must look like SQL)
+    b"all(",
+    b"run(",
+    b"cursor",         # postgres.py `with db.get_cursor()` transaction blocks
     # two-phase commit and transaction blocks
     b"tpc_",
     b"atomic",

@@ -11,8 +11,11 @@ a class in the same file. Dynamic parts become identifier-shaped placeholders ``
 from __future__ import annotations
 
 import ast
+import io
 import re
 import string
+import sys
+import tokenize
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -28,18 +31,21 @@ _FIRST_ARG_CALLS = frozenset({
     "copy_expert", "mogrify", "query", "raw",
     # beyond the drivers: peewee, Django expressions, pandas
     "execute_sql", "RawSQL", "read_sql", "read_sql_query",
+    # postgres.py (db.one / db.all / db.run, also on its cursors); Frappe (frappe.db.sql)
+    "one", "all", "run", "sql", "sql_list",
 })
 # psycopg2.extras helpers: execute_values(cur, sql, argslist)
 _SECOND_ARG_CALLS = frozenset({"execute_values", "execute_batch"})
 # Generic names (session.query(Model), request.raw...): only when the text is SQL-*shaped*.
-_STRICT_CALLS = frozenset({"query", "raw"})
+_STRICT_CALLS = frozenset({"query", "raw", "one", "all", "run", "sql", "sql_list"})
 _SQL_KEYWORDS = ("sql", "query", "statement", "operation")
 _TPC_CALLS = frozenset({"tpc_begin", "tpc_prepare", "tpc_commit", "tpc_rollback", "tpc_recover"})
-_TXN_METHODS = frozenset({"begin", "begin_nested", "transaction"})
+_TXN_METHODS = frozenset({"begin", "begin_nested", "transaction", "get_cursor"})   # get_cursor: postgres.py
 # Calls that return their (string) argument's SQL unchanged for our purposes.
 _WRAPPER_FUNCS = frozenset({"dedent", "cleandoc", "text", "SQL"})
 _WRAPPER_METHODS = frozenset({"strip", "lstrip", "rstrip", "bindparams", "columns"})
 
+_PY_VERSION = "{}.{}".format(*sys.version_info[:2])
 _HOLE = "\ue000"  # private-use char standing for a dynamic part until the text is final
 _MAX_TEXT = 1_000_000   # longer built-up text is dropped (``q = q + q`` must not eat memory)
 _MAX_SUBSTITUTED = 10_000  # longer values are not substituted into a hole
@@ -81,6 +87,7 @@ class _Sql:
     text: str
     line: int = 0
     text_calls: tuple = ()   # ids of text(...) Call nodes this value came through
+    alternatives: tuple = ()  # other values on other paths (if/else, x if c else y), read as well
 
 
 class _Scope:
@@ -131,6 +138,17 @@ def _sql_shaped(text: str) -> bool:
     return _SHAPE.match(text, m.end() if m else 0) is not None
 
 
+_MAX_ALTERNATIVES = 8
+
+
+def _or_else(value: Optional[_Sql], other: Optional[_Sql]) -> Optional[_Sql]:
+    """``value``, carrying ``other`` (and its alternatives) as texts of other paths."""
+    if value is None or other is None or other.text == value.text:
+        return value
+    alts = (*value.alternatives, replace(other, alternatives=()), *other.alternatives)
+    return replace(value, alternatives=tuple(dict.fromkeys(alts))[:_MAX_ALTERNATIVES])
+
+
 def _finish(text: str) -> str:
     if _HOLE not in text:
         return text
@@ -158,6 +176,55 @@ def _is_atomic_decorator(dec: ast.expr) -> bool:
     return _call_name(dec) == "atomic"
 
 
+def _line_aligned(node: ast.Constant, lines: list[str]) -> Optional[str]:
+    """The string's value with a line break wherever its source moves to the next line, so that
+    each character sits on its own source line: implicit concatenation over several lines, or a
+    triple-quoted string whose opening line ends in a backslash. Breaks go only where they cannot
+    change the SQL (next to whitespace, outside a ``--`` comment); None when that is not possible."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    if last >= len(lines) or node.end_col_offset is None:
+        return None
+    try:   # ast columns count UTF-8 bytes
+        if first == last:
+            segment = lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        else:
+            segment = (lines[first].encode()[node.col_offset:].decode() + "".join(lines[first + 1:last])
+                       + lines[last].encode()[:node.end_col_offset].decode())
+    except UnicodeError:
+        return None
+    parts: list[tuple[int, int, str, str]] = []   # (first row, last row, source, value)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO("(" + segment + ")").readline):
+            if tok.type == tokenize.STRING:
+                value = ast.literal_eval(tok.string)
+                if type(value) is not str:
+                    return None
+                parts.append((tok.start[0], tok.end[0], tok.string, value))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    if not parts or "".join(p[3] for p in parts) != node.value:
+        return None
+    out: list[str] = []
+    row = parts[0][0]
+    for start, end, source, value in parts:
+        if start > row:
+            before = "".join(out)
+            if not (before[-1:].isspace() or value[:1].isspace()) or "--" in before[before.rfind("\n") + 1:]:
+                return None
+            out.append("\n" * (start - row))
+        if (end - start) != value.count("\n"):
+            # only an opening line that ends in a backslash: its line break is not in the value
+            body = source.lstrip("rRuUbBfF")
+            if ((end - start) - value.count("\n") != 1 or body[:3] not in ('"""', "'''")
+                    or body[3:5] != "\\\n" or body.count("\\\n") != 1):
+                return None
+            value = "\n" + value
+        out.append(value)
+        row = end
+    text = "".join(out)
+    return text if text.count("\n") == last - first else None
+
+
 def _unparse(node: ast.expr) -> str:
     try:
         return ast.unparse(node)
@@ -169,15 +236,17 @@ class _Extractor:
     """One pass over the tree with an explicit stack (no recursion: deep expressions are fine).
     Stack items are nodes, or ``(callable, *args)`` tuples run when popped (scope exits)."""
 
-    def __init__(self, path: str, dialect: str):
+    def __init__(self, path: str, dialect: str, source_lines: Optional[list[str]] = None):
         self.path = path
         self.dialect = dialect
+        self.source_lines = source_lines or []
         self.classes: dict[str, _ClassInfo] = {}
         self.module_final: dict = {}
         self.scopes: list[_Scope] = []
         self.groups = 0
         self.txn = 0
         self.saved_txn: list[int] = []
+        self.branches: list[list] = []   # open `if` statements: [scope, env before, env after body]
         self.next_txn = 1
         self.transactions: list[Transaction] = []
         self.records: list[tuple[int, Statement]] = []
@@ -341,6 +410,35 @@ class _Extractor:
     def _exit_with(self) -> None:
         self.txn = self.saved_txn.pop()
 
+    # ------------------------------------------------------------------ if / else
+    # The branches of an `if` are alternatives: each starts from the names as they were before it,
+    # and afterwards a name keeps the value the body gave it (else the else branch's), so that
+    # `q += " WHERE a"` in the body and `q += " WHERE b"` in the elif do not pile up into one text.
+    def _if(self, node: ast.If, stack: list) -> None:
+        stack.append((self._exit_if,))
+        self._push(stack, node.orelse)
+        stack.append((self._else_if,))
+        self._push(stack, node.body)
+        stack.append((self._enter_if,))
+        stack.append(node.test)
+
+    def _enter_if(self) -> None:
+        scope = self.scopes[-1]
+        self.branches.append([scope, dict(scope.env), None])
+
+    def _else_if(self) -> None:
+        frame = self.branches[-1]
+        scope, before = frame[0], frame[1]
+        frame[2] = dict(scope.env)
+        scope.env.clear()
+        scope.env.update(before)
+
+    def _exit_if(self) -> None:
+        scope, before, after_body = self.branches.pop()
+        for name, value in after_body.items():
+            if name not in before or before[name] is not value:
+                scope.env[name] = _or_else(value, scope.env.get(name))
+
     # ------------------------------------------------------------------ bindings
     def _assign(self, node, stack: list) -> None:
         stack.append((self._bind_statement, node))  # after the value's calls were seen
@@ -436,6 +534,10 @@ class _Extractor:
             if _HOLE in v:
                 v = v.replace(_HOLE, " ")
             exact = v.count("\n") == (node.end_lineno or node.lineno) - node.lineno
+            if not exact and self.source_lines:
+                aligned = _line_aligned(node, self.source_lines)
+                if aligned is not None:
+                    v, exact = aligned, True
             return _Sql(v, node.lineno if exact else 0)
         if t is ast.JoinedStr:
             parts = []
@@ -449,6 +551,10 @@ class _Extractor:
             return _Sql(text, node.lineno if exact else 0)
         if t is ast.Name:
             return self._lookup(node.id)
+        if t is ast.IfExp:   # one consistent path, as for `if` statements: the body's text
+            body = self._res(node.body)
+            orelse = self._res(node.orelse)
+            return _or_else(body, orelse) if body is not None else orelse
         if t is ast.BinOp:
             op = type(node.op)
             if op is ast.Add:
@@ -529,6 +635,10 @@ class _Extractor:
         if r is None or len(r.text) > _MAX_SUBSTITUTED or self.substituted > _MAX_TEXT:
             return _HOLE
         self.substituted += len(r.text)
+        if "\n" in r.text and "--" not in r.text:
+            # on one line, so that the text around it keeps its source lines (a flattened line
+            # comment would swallow what follows, so text with one keeps its breaks)
+            return r.text.replace("\n", " ")
         return r.text
 
     def _percent(self, base: _Sql, rhs: ast.expr) -> _Sql:
@@ -635,8 +745,11 @@ class _Extractor:
             if sql is None:
                 continue
             self.consumed.update(sql.text_calls)
-            self._emit(node.lineno, node.end_lineno or node.lineno, sql, name in _STRICT_CALLS,
-                       scope.qualname, self.txn, scope.group)
+            seen = self._emit(node.lineno, node.end_lineno or node.lineno, sql, name in _STRICT_CALLS,
+                              scope.qualname, self.txn, scope.group)
+            for alt in sql.alternatives:
+                seen = self._emit(node.lineno, node.end_lineno or node.lineno, alt, name in _STRICT_CALLS,
+                                  scope.qualname, self.txn, scope.group, seen)
 
     def _text_call(self, node: ast.Call) -> None:
         """A SQLAlchemy text(...) not (yet) known to be passed to a DB call. Decided at the end:
@@ -651,10 +764,14 @@ class _Extractor:
                                   scope.qualname, self.txn, scope.group))
 
     def _emit(self, line: int, end_line: int, sql: _Sql, strict: bool, fn: str, txn: int,
-              group: int) -> None:
+              group: int, seen: Optional[set] = None) -> set:
+        """Record the statements of ``sql``; returns the (table, role, action)s seen so far.
+        With ``seen`` (an alternative text of the same call), only a text that touches a table
+        the call's other texts do not is recorded, and without diagnostics or 2PC."""
+        known = set() if seen is None else seen
         text = _finish(sql.text)
         if not (_sql_shaped(text) if strict else _looks_like_sql(text)):
-            return
+            return known
         exact = sql.line > 0
         offset = sql.line - 1 if exact else line - 1
         try:
@@ -663,13 +780,18 @@ class _Extractor:
         except Exception as e:  # a bug in the SQL stage must not lose the rest of the file
             self.diagnostics.append(Diagnostic(self.path, line, "internal-error",
                                                f"dbowner failed on this SQL: {type(e).__name__}: {e}"))
-            return
+            return known
+        keys = {(a.table, a.role, a.action) for st in facts.statements for a in st.accesses}
+        if seen is not None and keys <= seen:
+            return known
         for st in facts.statements:
             accesses = st.accesses
             if not exact and any(a.line != line for a in accesses):
                 accesses = tuple(replace(a, line=line) for a in accesses)
             self.records.append((group, replace(st, line=line, end_line=end_line, accesses=accesses,
                                                 function=fn, transaction=txn, origin="python")))
+        if seen is not None:
+            return known | keys
         for tp in facts.two_phase:
             self.two_phase.append(replace(tp, line=line, end_line=end_line))
         note = " (SQL built at run time: its dynamic parts were read as __pN__ placeholders)" \
@@ -677,6 +799,7 @@ class _Extractor:
         for err_line, message in facts.errors:
             self.diagnostics.append(Diagnostic(self.path, err_line if exact else line,
                                                "parse-error", message + note))
+        return known | keys
 
     # ------------------------------------------------------------------ result
     def facts(self) -> FileFacts:
@@ -700,7 +823,7 @@ class _Extractor:
         statements.sort(key=lambda s: s.line)
         transactions.sort(key=lambda t: t.id)
         self.two_phase.sort(key=lambda t: t.line)
-        self.diagnostics.sort(key=lambda d: d.line)
+        self.diagnostics = sorted(dict.fromkeys(self.diagnostics), key=lambda d: d.line)  # one per text
         return FileFacts(self.path, statements, transactions, self.two_phase, self.diagnostics)
 
 
@@ -741,6 +864,7 @@ _HANDLERS = {
     ast.ClassDef: _Extractor._class, ast.With: _Extractor._with, ast.AsyncWith: _Extractor._with,
     ast.Assign: _Extractor._assign, ast.AnnAssign: _Extractor._assign, ast.AugAssign: _Extractor._assign,
     ast.NamedExpr: _Extractor._named_expr, ast.For: _Extractor._loop, ast.AsyncFor: _Extractor._loop,
+    ast.If: _Extractor._if,
     ast.Call: _Extractor._call,
 }
 
@@ -754,7 +878,9 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres", data
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as e:
-        return _parse_error(path, e.lineno or 0, e.msg or str(e))
+        # the usual cause on a valid project: syntax newer than this interpreter (except A, B: is 3.14)
+        return _parse_error(path, e.lineno or 0, f"{e.msg or e} (read as Python {_PY_VERSION}; code written "
+                                                 "for a newer Python needs dbowner run on that Python)")
     except (ValueError, RecursionError, MemoryError) as e:
         reason = "too deeply nested" if isinstance(e, RecursionError) else str(e) or type(e).__name__
         return _parse_error(path, 0, reason)
@@ -767,7 +893,8 @@ def extract_python_file(path: str, text: str, *, dialect: str = "postgres", data
         _add_structure(path, tree, facts)
         return facts
     parse_sql("", dialect=dialect)  # an unknown dialect is a caller error: ValueError, once
-    extractor = _Extractor(path, dialect)
+    # lines as Python counts them (\n, \r\n, \r; not the form feeds str.splitlines also splits on)
+    extractor = _Extractor(path, dialect, io.StringIO(text, newline="").readlines())
     try:
         extractor.run(tree)
         facts = extractor.facts()

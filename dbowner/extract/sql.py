@@ -37,11 +37,15 @@ _TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>
 _CLASS_REPR = re.compile(r"<class '(?:[\w]+\.)*(\w+)'>")
 _PLACEHOLDER_NAME = re.compile(r"__p\d+__")
 _PY_PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\$\d")
+_DRIVER_PLACEHOLDER = re.compile(r"(?<!%)(?:%s|%\(\w+\)s)")
 # pg_dump data blocks: ``COPY t (..) FROM stdin;`` followed by raw rows up to a ``\.`` line.
 _COPY_STDIN = re.compile(r"^[ \t]*COPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", re.I | re.M)
 _STDIN = re.compile(r"stdin", re.I)
 _COPY_END = re.compile(r"^\\\.[ \t]*\r?$", re.M)
 _NOT_NEWLINE = re.compile(r"[^\n]")
+_PSQL_META_ARGS = re.compile(r"^([ \t]*\\(?!copy\b)[A-Za-z!?]\w*)([^\n]*)", re.M | re.I)
+_CONVERT_CALL = re.compile(r"(?<![\w.\"$])convert(?=\s*\()", re.I)
+_PSQL_STRING_VAR = re.compile(r"(?<![:\w']):(?='\w+')")   # the colon of psql's :'name' interpolation
 _NEWLINE = re.compile(r"\n")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NAME = r'(?:"[^"]*"|[A-Za-z_][\w$]*)'
@@ -59,6 +63,15 @@ _UTILITY = frozenset("""
 _BEGIN_NEXT = frozenset({"WORK", "TRANSACTION", "TRAN", "ISOLATION", "READ", "DEFERRABLE", "NOT"})
 _XA_VERBS = frozenset({"START", "BEGIN", "END", "PREPARE", "COMMIT", "ROLLBACK", "RECOVER"})
 _DDL_WORDS = {"CREATE": "create", "ALTER": "alter", "DROP": "drop"}
+_TABLE_SLOT_WORDS = frozenset({"FROM", "JOIN", "INTO", "UPDATE", "TABLE", "ON", "USING", "ONLY", "EXISTS",
+                               "TRUNCATE", "COPY", "VIEW", "LATERAL"})
+# CREATE/ALTER/DROP <kind> whose statement never names a table that dbowner attributes (function
+# bodies are not analysed): when sqlglot cannot parse one, it is recorded without tables, not an error.
+_NON_TABLE_OBJECTS = frozenset("""
+    OPERATOR AGGREGATE FUNCTION PROCEDURE TYPE DOMAIN CAST COLLATION CONVERSION EXTENSION SCHEMA
+    SEQUENCE ROLE USER GROUP LANGUAGE TABLESPACE DATABASE SERVER TEXT PUBLICATION SUBSCRIPTION
+    ACCESS TRANSFORM
+    """.split())
 
 _DML_ACTION: dict[type, str] = {
     exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete", exp.Merge: "merge",
@@ -281,6 +294,7 @@ class _Run:
         self.function = function
         self.facts = SqlFacts()
         self._newlines: Optional[list[int]] = None
+        self.raw_text = sql
 
     def _line(self, pos: int) -> int:
         """1-based line of character offset ``pos`` in ``self.text`` (without line_offset)."""
@@ -293,6 +307,18 @@ class _Run:
         if not self.text or self.text.isspace():
             return
         self.text = _blank_copy_data(self.text)
+        if "<<=" in self.text or ">>=" in self.text:   # inet containment operators sqlglot cannot read
+            self.text = self.text.replace("<<=", "<< ").replace(">>=", ">> ")
+        if self.origin == "sql" and "\\" in self.text:
+            # psql meta-command arguments are not SQL: \echo Don't ... must not open a string
+            self.text = _PSQL_META_ARGS.sub(lambda m: m.group(1) + _NOT_NEWLINE.sub(" ", m.group(2)), self.text)
+        if self.origin == "sql" and ":'" in self.text:
+            self.text = _PSQL_STRING_VAR.sub(" ", self.text)   # psql :'var' -> a string literal
+        self.raw_text = self.text
+        if self.origin == "python" and "%" in self.text and self.d is not _dialect("postgres"):
+            # DB-API %s / %(name)s placeholders are the modulo operator to other dialects: make them
+            # "?" (same length); the text with them is kept for the postgres retry below
+            self.text = _DRIVER_PLACEHOLDER.sub(lambda m: "?" + " " * (len(m.group()) - 1), self.text)
         tokens, tok_error = self._tokenize(self.text)
         chunks = self._split(tokens, self.text)
         if tok_error is not None and chunks and chunks[-1][2]:
@@ -446,7 +472,7 @@ class _Run:
         if err is not None and self.d is not _dialect("postgres"):
             # psycopg-style placeholders only parse in postgres; retry that chunk with it.
             c_start = toks[0].start
-            chunk_text = text[c_start:toks[-1].end + 1]
+            chunk_text = (self.raw_text if text is self.text else text)[c_start:toks[-1].end + 1]
             if _PY_PLACEHOLDER.search(chunk_text):
                 pg = _dialect("postgres")
                 try:
@@ -458,10 +484,31 @@ class _Run:
                     if err2 is None:
                         tree, err = tree2, None
                         toks, text, base = pg_toks, chunk_text, base + c_start
+        if err is not None and self.d is _dialect("postgres"):
+            # PostgreSQL's convert(bytes, src, dest) (or a user function of that name) is not the
+            # CONVERT cast sqlglot reads it as: rename the call, same length, and parse again
+            c_start = toks[0].start
+            chunk_text = text[c_start:toks[-1].end + 1]
+            if _CONVERT_CALL.search(chunk_text):
+                self._parse_fragment(_CONVERT_CALL.sub("_onvert", chunk_text), base + c_start, line,
+                                     end_line, stmt_text)
+                return
+        if err is not None and not quiet:
+            # `WHERE docstatus = 1 {conditions}`: a hole standing for a whole clause cannot parse as
+            # a name; blank such holes (never one where a table name goes) and try once more
+            c_start = toks[0].start
+            chunk_text = text[c_start:toks[-1].end + 1]
+            if "__p" in chunk_text:
+                blanked = _blank_clause_holes(chunk_text)
+                if blanked != chunk_text and self._parse_clean(blanked, base + c_start, line, end_line,
+                                                               stmt_text):
+                    return
         if err is not None:
             accesses = self._token_ddl(toks, base)
             if accesses is not None:   # DDL sqlglot cannot parse, e.g. CREATE INDEX .. ON ONLY t
                 self._add(line, end_line, _DDL_WORDS[toks[0].text.upper()], stmt_text, accesses)
+            elif _non_table_ddl(toks):   # e.g. CREATE OPERATOR = (... commutator = =): no table in it
+                self._add(line, end_line, _DDL_WORDS[toks[0].text.upper()], stmt_text)
             elif quiet:
                 self._add(line, end_line, "other", stmt_text)
             else:
@@ -471,6 +518,19 @@ class _Run:
             return
         kind, accesses = self._analyse(tree, toks, text, base, line)
         self._add(line, end_line, kind, stmt_text, accesses, statement_detail(tree))
+
+    def _parse_clean(self, frag: str, base: int, line: int, end_line: int, stmt_text: str) -> bool:
+        """Add the statement ``frag`` (at offset ``base``) if it parses; never records an error."""
+        try:
+            toks = _tokenizer(self.d).tokenize(frag)
+        except Exception:  # noqa: BLE001
+            return False
+        tree, err = self._parse_tokens(toks, frag, self.d) if toks else (None, None)
+        if err is not None or tree is None:
+            return False
+        kind, accesses = self._analyse(tree, toks, frag, base, line)
+        self._add(line, end_line, kind, stmt_text, accesses)
+        return True
 
     def _parse_tokens(self, toks: list[Token], text: str,
                       d: Dialect) -> tuple[Optional[exp.Expression], Optional[tuple[int, str]]]:
@@ -482,6 +542,20 @@ class _Run:
                 parser = parsers[id(d)] = d.parser(error_level=ErrorLevel.RAISE)
             trees = parser.parse(toks, text)
         except ParseError as e:
+            if e.errors and all(_is_call_signature_error(x.get("description") or "") for x in e.errors):
+                # Only a function call's signature is off (a user-defined overload such as
+                # sum(amount, currency)): the statement's structure parsed, so take it leniently.
+                lenient = _cache("lenient_parsers")
+                if id(d) not in lenient:
+                    lenient[id(d)] = d.parser(error_level=ErrorLevel.IGNORE)
+                try:
+                    trees = lenient[id(d)].parse(toks, text)
+                except Exception:  # noqa: BLE001
+                    lenient.pop(id(d), None)
+                    trees = []
+                tree = next((t for t in trees if t is not None), None)
+                if tree is not None:
+                    return tree, None
             info = e.errors[0] if e.errors else {}
             desc = info.get("description") or str(e).split("\n", 1)[0]
             # The error's line/col come from the (possibly miscounted) token: map back to offset.
@@ -580,6 +654,8 @@ class _Run:
             role_action = _role(t, tree, kind, obj_kind, temp)
             if role_action is None:
                 continue
+            if role_action[1] == "rename" and not _renames_table(toks):
+                continue   # ALTER TABLE t RENAME a TO b renames column a; sqlglot reads a table "a"
             schema = _ident(t.args.get("db"))
             catalog = _ident(t.args.get("catalog"))
             if not schema and not catalog and role_action[0] != REFERENCE and _is_cte_ref(t, name):
@@ -607,6 +683,14 @@ class _Run:
                 tree, err = self._parse_tokens(toks[:-cut], text, self.d)
                 if err is None and isinstance(tree, exp.Create):
                     return self._analyse(tree, toks[:-cut], text, base, line)
+        if w0 == "CREATE":
+            # CREATE TEMP TABLE t ON COMMIT DROP AS SELECT ..., ... WITHOUT OIDS: sqlglot cannot read
+            # these clauses, and they say nothing about tables; drop them and reparse
+            kept = _without_storage_clauses(toks)
+            if len(kept) < len(toks):
+                tree, err = self._parse_tokens(kept, text, self.d)
+                if err is None and isinstance(tree, exp.Create):
+                    return self._analyse(tree, kept, text, base, line)
         if kind in ("alter", "create"):
             accesses = self._token_ddl(toks, base)
             if accesses:
@@ -660,17 +744,20 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return None
     if ptype is exp.Create and key == "this":
         return DDL, "create_temp" if temp else "create"
-    if ptype is exp.Drop:   # its own kind: ALTER TABLE t DROP CONSTRAINT c drops no table c
-        own = str(parent.args.get("kind") or obj_kind).upper()
-        return (DDL, "drop") if own in _TABLE_LIKE else None
+    if ptype is exp.Drop:
+        # the Drop's own kind: ALTER TABLE t DROP CONSTRAINT c nests a Drop whose "table" is c
+        own_kind = str(parent.args.get("kind") or "").upper()
+        return (DDL, "drop") if own_kind in _TABLE_LIKE else None
     if ptype is exp.OnProperty:
         return (DDL, "alter") if kind == "drop" else None   # DROP TRIGGER x ON t
     if ptype is exp.TruncateTable:
         return WRITE, "truncate"
-    if (ptype is exp.Alter and key == "this") or ptype is exp.AlterRename:
+    if ptype is exp.Alter and key == "this":
         return DDL, "alter"
-    if ptype is exp.Into:
-        return WRITE, "select_into"
+    if ptype is exp.AlterRename:
+        return DDL, "rename"   # the table's new name: the same table, not a second one
+    if ptype is exp.Into:   # SELECT ... INTO TEMP t creates a temp table, like CREATE TEMP TABLE
+        return (DDL, "create_temp") if parent.args.get("temporary") else (WRITE, "select_into")
     if ptype is exp.Copy and key == "this":
         return (WRITE, "copy") if parent.args.get("kind") else (READ, "copy")
     if ptype is exp.PartitionedOfProperty or ptype is exp.InheritsProperty:
@@ -679,7 +766,72 @@ def _role(t: exp.Table, root: exp.Expression, kind: str, obj_kind: str,
         return None
     if kind in ("drop", "alter") and parent is root:
         return None
+    if kind == "alter" and t.find_ancestor(exp.Query) is None:
+        return None   # ALTER TABLE t RENAME a TO b: sqlglot's stray "TO b" is no read of a table b
     return READ, "select"
+
+
+def _renames_table(toks: list[Token]) -> bool:
+    """True for ``ALTER TABLE t RENAME TO u`` (and ALTER VIEW ...), false for a column rename."""
+    words = [t.text.upper() for t in toks]
+    return any(w == "RENAME" and words[i + 1:i + 2] == ["TO"] for i, w in enumerate(words))
+
+
+def _blank_clause_holes(text: str) -> str:
+    """``text`` with spaces for each ``__pN__`` hole that cannot be a table name: not after FROM,
+    JOIN, INTO, UPDATE, TABLE, ON, a comma or a dot, and not part of a longer name or quoted."""
+    out = list(text)
+    for m in _PLACEHOLDER_NAME.finditer(text):
+        before, after = text[:m.start()].rstrip(), text[m.end():m.end() + 1]
+        touching = (text[m.start() - 1] if m.start() else "") + after   # part of a longer or quoted name
+        if not before or before[-1] in ",." or any(ch.isalnum() or ch in "_.\"'`[]$" for ch in touching):
+            continue
+        word = _WORD.findall(before[-12:])
+        if word and word[-1].upper() in _TABLE_SLOT_WORDS:
+            continue
+        out[m.start():m.end()] = " " * (m.end() - m.start())
+    return "".join(out)
+
+
+def _without_storage_clauses(toks: list[Token]) -> list[Token]:
+    """``toks`` less top-level ``ON COMMIT DROP|DELETE ROWS|PRESERVE ROWS`` and ``WITH[OUT] OIDS``."""
+    kept: list[Token] = []
+    depth, i, n = 0, 0, len(toks)
+    while i < n:
+        word = toks[i].text.upper()
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif depth == 0:
+            nxt = [t.text.upper() for t in toks[i + 1:i + 4]]
+            if word == "ON" and nxt[:2] == ["COMMIT", "DROP"]:
+                i += 3
+                continue
+            if word == "ON" and nxt in (["COMMIT", "DELETE", "ROWS"], ["COMMIT", "PRESERVE", "ROWS"]):
+                i += 4
+                continue
+            if word in ("WITH", "WITHOUT") and nxt[:1] == ["OIDS"]:
+                i += 2
+                continue
+        kept.append(toks[i])
+        i += 1
+    return kept
+
+
+def _non_table_ddl(toks: list[Token]) -> bool:
+    """CREATE/ALTER/DROP of an object that holds no table access dbowner reads (operator, type ...)."""
+    words = [t.text.upper() for t in toks[:4]]
+    if not words or words[0] not in _DDL_WORDS:
+        return False
+    i = 3 if words[1:3] == ["OR", "REPLACE"] else 1
+    return i < len(words) and (words[i] in _NON_TABLE_OBJECTS or (words[i] == "INDEX" and words[0] != "CREATE"))
+
+
+def _is_call_signature_error(description: str) -> bool:
+    """Too many arguments for a function sqlglot knows: a user-defined overload, not bad syntax.
+    (A *missing* argument is not one of these: ``x ?`` lacks an operand and reports that way.)"""
+    return description.startswith("The number of provided arguments")
 
 
 def _describe_unterminated(text: str, start: int) -> str:

@@ -45,17 +45,31 @@ class Resolution:
     candidates: tuple[str, ...] = ()
 
 
+def entry_name(pattern: TablePattern) -> str:
+    """The table name of a manifest entry as written there (`tabSalary Slip`, not lower-cased)."""
+    return pattern.text.rsplit(".", 1)[-1]
+
+
+def _is_glob(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
 def _matches(pattern: TablePattern, table: TableName) -> int:
     """0 no match; 1 the names match (bare entry, or unqualified name vs schema.table entry);
-    3 a schema.table entry matches a qualified name exactly."""
+    3 a schema.table entry matches a qualified name exactly.
+
+    Manifest entries are lower case; a quoted name in code (`"User"`, MySQL's `tabEmployee`) keeps
+    its case, so names are compared case-insensitively (else such a table could never be owned)."""
+    name = table.name.lower()
     if GLOB_CHARS.isdisjoint(pattern.name):
-        if table.name != pattern.name:    # plain name: no need for a glob match
+        if name != pattern.name:    # plain name: no need for a glob match
             return 0
-    elif not fnmatchcase(table.name, pattern.name):
+    elif not fnmatchcase(name, pattern.name):
         return 0
     if not pattern.schema or not table.schema:
         return 1
-    if pattern.schema == table.schema or (pattern.schema in DEFAULT_SCHEMAS and table.schema in DEFAULT_SCHEMAS):
+    schema = table.schema.lower()
+    if pattern.schema == schema or (pattern.schema in DEFAULT_SCHEMAS and schema in DEFAULT_SCHEMAS):
         return 3
     return 0
 
@@ -83,14 +97,15 @@ class Ownership:
 
     def _strength(self, svc: Service, table: TableName) -> int:
         best = max((_matches(p, table) for p in svc.owned), default=0)
-        if table.schema and table.schema in svc.schemas:
+        schema = table.schema.lower()
+        if schema and schema in svc.schemas:
             best = max(best, 2)
-        if table.schema and best == 1 and table.schema not in DEFAULT_SCHEMAS and svc.schemas:
+        if schema and best == 1 and schema not in DEFAULT_SCHEMAS and svc.schemas:
             best = 0   # `billing.orders` is not this service's bare `orders` when it lives in other schemas
         return best
 
     def _possible(self, table: TableName) -> list[Service]:
-        names = self._with_globs | self._by_name.get(table.name, set()) | self._by_schema.get(table.schema, set())
+        names = self._with_globs | self._by_name.get(table.name.lower(), set()) | self._by_schema.get(table.schema.lower(), set())
         return [self.services[n] for n in sorted(names, key=self._order.__getitem__)]
 
     def candidates(self, table: TableName) -> list[Service]:
@@ -137,14 +152,18 @@ class Ownership:
             schema = "" if table.schema in DEFAULT_SCHEMAS else table.schema
             return Resolution("unowned", TableKey(table.catalog or (me.database if me and me.database else ""),
                                                   schema, table.name))
-        return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), table.name),
+        name = table.name   # spelt as the manifest's entry: one table, however the code quotes it
+        entry = next((p for p in owner.owned if p.name == name.lower() and not _is_glob(p.name)), None)
+        if entry is not None:
+            name = entry_name(entry)
+        return Resolution("owned", TableKey(owner.database or "", self._schema_for(owner, table), name),
                           owner.name)
 
     def _schema_for(self, owner: Service, table: TableName) -> str:
         if table.schema and table.schema not in DEFAULT_SCHEMAS:
             return table.schema
         for p in owner.owned:
-            if p.schema and p.schema not in DEFAULT_SCHEMAS and fnmatchcase(table.name, p.name):
+            if p.schema and p.schema not in DEFAULT_SCHEMAS and fnmatchcase(table.name.lower(), p.name):
                 return p.schema
         if not table.schema and len(owner.schemas) == 1:
             return owner.schemas[0]
