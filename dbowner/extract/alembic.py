@@ -36,7 +36,8 @@ class _Alembic:
     def __init__(self, imports: Imports, tree: ast.Module):
         self.ops = {local for local, target in imports.bound.items() if target == "alembic.op"}
         self.modules = {local for local, target in imports.bound.items() if target == "alembic"}
-        self.tables = _table_assignments(tree)
+        # walking the tree for Table() assignments is only worth it in an Alembic migration
+        self.tables = _table_assignments(tree) if self.ops or self.modules else {}
         self.out: list[Statement] = []
 
     def is_op(self, e: ast.expr) -> bool:
