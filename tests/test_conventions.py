@@ -233,3 +233,10 @@ def test_verbs():
     assert names.verb_kind("reserve_credit") == "command"
     assert names.verb_kind("getCreditLimit") == "query"
     assert names.verb_kind("ticket_for") == ""
+
+
+@pytest.mark.parametrize("step, comp", sorted(names.RESOURCE_PAIRS))
+def test_bare_resource_verbs_do_not_pair_but_named_ones_do(step, comp):
+    # f = io.open(p); f.close(): resource handling, not a saga step and its compensation
+    assert not names.undoes(comp, step) and not names.undoes(step, comp)
+    assert names.undoes(f"{comp}_account", f"{step}_account")

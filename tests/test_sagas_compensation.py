@@ -544,3 +544,26 @@ sagas:
     [d] = [d for d in analysis.diagnostics if d.kind == "saga-reference"]
     assert (d.path, d.line) == ("dbowner.yaml", 11)
     assert d.message == "sagas.close.steps[0].action: no function freeze_acount in orders/app/closure.py"
+
+
+def test_opening_and_closing_files_is_not_a_saga(make_repo):
+    # Found in CPython's dbm.whichdb: open/close with an except branch that opens and closes again.
+    source = '''
+import io
+
+
+def whichdb(filename):
+    try:
+        f = io.open(filename + ".pag", "rb")
+        f.close()
+        return "ndbm"
+    except OSError:
+        try:
+            f = io.open(filename + ".db", "rb")
+            f.close()
+        except OSError:
+            pass
+    return None
+'''
+    missing, report, _ = run(make_repo, {"orders/app/files.py": source})
+    assert missing == [] and report.sagas == []

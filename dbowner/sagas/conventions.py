@@ -31,6 +31,15 @@ ANTONYMS = (
     ("enroll", "unenroll"), ("transfer", "reverse"), ("provision", "deprovision"),
     ("suspend", "resume"), ("block", "unblock"), ("hide", "unhide"), ("archive", "unarchive"),
 )
+# Antonym pairs that, as bare one-word calls with no object (f.open()/f.close(), lock.acquire()/
+# lock.release(), thread.start()/...), are resource handling, not a step and its compensation.
+# Named ones still pair: open_account / close_account, lock_seat / unlock_seat.
+RESOURCE_PAIRS = frozenset({
+    ("open", "close"), ("lock", "unlock"), ("acquire", "release"), ("start", "cancel"),
+    ("start", "abort"), ("enable", "disable"),
+    ("add", "remove"), ("attach", "detach"), ("link", "unlink"), ("register", "unregister"),
+    ("subscribe", "unsubscribe"), ("suspend", "resume"), ("hide", "unhide"), ("block", "unblock"),
+})
 # Verbs that undo whatever the step with the same object did: cancel_shipment undoes
 # create_shipment, ship_order ... (the rest of the name must match).
 UNDO_VERBS = frozenset({
@@ -99,6 +108,8 @@ def undoes(comp: str, step: str) -> bool:
         return False
     i = diff[0]
     cv, sv = c[i], s[i]
+    if len(c) == len(s) == 1 and ((sv, cv) in RESOURCE_PAIRS or (cv, sv) in RESOURCE_PAIRS):
+        return False    # f.open() / f.close(): resource handling, not a compensation
     if (sv, cv) in _ANTONYM_SET or (cv, sv) in _ANTONYM_SET or cv in ("un" + sv, "de" + sv):
         return True     # debit/credit, reserve_credit/release_credit_hold, lock/unlock
     # a generic undo verb (cancel, delete, release...) must name the same thing: same length and
