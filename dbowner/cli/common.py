@@ -10,8 +10,9 @@ import click
 from rich.console import Console
 
 from ..analysis import Analysis, SelectionError, analyze
-from ..checks import registered_rules
+from ..atomic import write_atomic
 from ..catalog import RuleInfo
+from ..checks import registered_rules
 from ..estate import FactsError, analyze_files, is_facts_file
 from ..exit_codes import ExitCode
 from ..manifest import Manifest, ManifestError, find_manifest, load_manifest
@@ -80,7 +81,7 @@ def write_output(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        output.write_text(text, "utf-8")
+        write_atomic(output, text, make_parents=True)
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
 

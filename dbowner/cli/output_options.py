@@ -6,12 +6,9 @@ stdout stays empty and stderr gets one line saying what was written.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import os
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ import click
 from rich.console import Console
 
 from ..analysis import Analysis
+from ..atomic import write_atomic
 from ..exit_codes import ExitCode
 from ..model import Severity
 from ..output import FORMATS, render
@@ -82,7 +80,7 @@ def emit(analysis: Analysis, report: ReportOptions) -> ExitCode:
         if fmt == "text" and stats:
             buf.write("\n" + stats)
         try:
-            write_atomically(report.output, buf.getvalue())
+            write_atomic(report.output, buf.getvalue(), make_parents=True)
         except OSError as e:
             click.echo(f"dbowner: cannot write {report.output}: {e.strerror or e}", err=True)
             return ExitCode.USAGE
@@ -95,30 +93,3 @@ def emit(analysis: Analysis, report: ReportOptions) -> ExitCode:
         click.echo(f"dbowner: {len(analysis.diagnostics)} file(s) or statement(s) could not be fully analysed "
                    "(GitLab's format has no place for them; --format json lists them)", err=True)
     return ExitCode.FINDINGS if analysis.failed and not report.exit_zero else ExitCode.CLEAN
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename it, so readers never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """Keep an existing report's permissions; a new one gets what open() would give it."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -21,7 +21,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..model import Finding
-from .atomic import write_atomic
+from ..atomic import write_atomic
 from .suppressions import ABOUT_COMMENTS
 
 PLACEHOLDER_REASON = "TODO: reason"

@@ -24,7 +24,7 @@ from ..catalog import lookup
 from ..manifest import ManifestError
 from ..manifest.yaml_lines import YamlError, load_with_lines
 from ..model import Finding
-from .atomic import write_atomic
+from ..atomic import write_atomic
 from .settings import RuleSettings
 from .suppressions import ABOUT_COMMENTS
 

@@ -6,9 +6,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
     """Write text (UTF-8, newlines as given) to a temporary file beside `path`, then rename it over
-    `path`. The file keeps its permissions; a new one gets the usual ones (0666 minus the umask)."""
+    `path`. The file keeps its permissions; a new one gets the usual ones (0666 minus the umask).
+    Used for every file a user asks for (reports, baseline, suppression comments); the facts
+    cache has its own cheaper writer (runner/cache.py: disposable, no fsync)."""
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
