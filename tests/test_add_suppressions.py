@@ -2,14 +2,10 @@
 those findings as suppressed."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from types import SimpleNamespace
 
-from click.testing import CliRunner
-
+from cli_inprocess import dbowner
 from dbowner.analysis import analyze
-from dbowner.cli import main
 from dbowner.manifest import load_manifest
 from dbowner.policy.add_suppressions import add_suppressions
 
@@ -114,17 +110,6 @@ def repo(make_repo) -> Path:
     (root / "services/orders/app/checkout.py").write_bytes(PY.encode())
     (root / "services/orders/m.sql").write_bytes(SQL.encode())
     return root
-
-
-def dbowner(*args: str, cwd: Path) -> SimpleNamespace:
-    """Run the dbowner command line in-process (as a user would, from `cwd`), quicker than a subprocess."""
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def test_comments_go_where_they_cover_the_finding_and_nothing_else_changes(make_repo):

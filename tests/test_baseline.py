@@ -6,13 +6,11 @@ import json
 import os
 import random
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
+from cli_inprocess import dbowner
 from dbowner.analysis import analyze, resolve_settings
-from dbowner.cli import main
 from dbowner.manifest import load_manifest
 from dbowner.policy import (
     BASELINE_NAME, Baseline, BaselineError, BaselineKey, apply_baseline, load_baseline, update_baseline,
@@ -176,17 +174,6 @@ def test_malformed_baseline_is_a_line_numbered_error(tmp_path, text, problem):
 
 
 # --------------------------------------------------------------------------- the command line
-def dbowner(*args: str, cwd: Path) -> SimpleNamespace:
-    """Run the dbowner command line in-process (as a user would, from `cwd`), quicker than a subprocess."""
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
-    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
-
-
 def test_adopt_then_new_violation_fails_then_fix_makes_it_stale(make_repo):
     root = make_repo({"dbowner.yaml": MANIFEST, "services/orders/r.sql": THREE_READS})
     assert dbowner("check", cwd=root).returncode == 1

@@ -11,17 +11,12 @@ import ast
 from typing import Optional
 
 from ..model import Diagnostic, OrmFacts, OrmImport, Statement, Transaction
+from .pyast import dotted as _dotted
+
 
 def dotted(node: ast.expr) -> Optional[str]:
-    """``a``, ``a.b.c`` for a Name/Attribute chain, else None."""
-    parts = []
-    while type(node) is ast.Attribute:
-        parts.append(node.attr)
-        node = node.value
-    if type(node) is not ast.Name:
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
+    """``a``, ``a.b.c`` for a Name/Attribute chain, else None (pyast.dotted gives "" instead)."""
+    return _dotted(node) or None
 
 
 def const_str(node: Optional[ast.expr]) -> Optional[str]:
